@@ -1,0 +1,1 @@
+# koopman stage (being written)

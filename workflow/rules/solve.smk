@@ -1,0 +1,1 @@
+# solve stage (being written)
