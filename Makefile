@@ -8,6 +8,8 @@ STAMP   := $(VENV)/.installed
 PY      := $(VENV)/bin/python
 CORES   ?= all
 ARGS    ?=
+# Rules call `python -m ...`: make the venv's interpreter the one on PATH for every job.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: run test report lint bench clean-results
 

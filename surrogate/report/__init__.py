@@ -1,0 +1,1 @@
+"""Report stage: savings at equal loss, loss and DMD-diagnostics figures (matplotlib only)."""

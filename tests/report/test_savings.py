@@ -1,0 +1,148 @@
+"""Savings at equal loss, checked against synthetic histories with hand-computed answers."""
+
+import json
+
+import numpy as np
+import pytest
+from report_synthetic import history
+
+from surrogate.report.savings import (
+    compute_savings,
+    curves_from_history,
+    first_crossing,
+    main,
+    target_loss,
+)
+
+K = np.arange(1, 101)
+
+
+def runs() -> dict:
+    """adam, dmd and a never-converging sgd; two seeds (see the expected values below)."""
+    histories = [
+        history("adam", 0, 1 / K),
+        history("dmd", 0, 1 / (2 * K)),
+        history("sgd", 0, 0.5 + 1 / K),
+        # Seed 1: same curves for adam and dmd, but adam's steps cost twice the FLOPs.
+        history("adam", 1, 1 / K, flops_per_step=20.0),
+        history("dmd", 1, 1 / K),
+        history("sgd", 1, 0.5 + 1 / K),
+    ]
+    return {(h["method"], h["seed"]): curves_from_history(h) for h in histories}
+
+
+def pick(records, method, seed, kind, loss="val_loss"):
+    (record,) = [
+        r
+        for r in records
+        if (r["method"], r["seed"], r["target_kind"], r["loss"]) == (method, seed, kind, loss)
+    ]
+    return record
+
+
+def test_first_crossing_takes_the_first_record_at_or_below_the_target():
+    loss = np.array([np.nan, 1.0, 0.5, 0.2, 0.6, 0.1])
+    assert first_crossing(loss, 0.3) == 3
+    assert first_crossing(loss, 0.5) == 2  # equality counts as reached
+    assert first_crossing(loss, 0.05) is None
+
+
+def test_targets_final_and_quack_relative():
+    loss = np.array([2.0, 4.0, 1.0, 0.5, 0.8])
+    assert target_loss(loss, "baseline_final") == 0.8
+    # L_0 is the first record (2.0), not the maximum; L_min = 0.5.
+    assert target_loss(loss, "relative_1pct", 0.01) == pytest.approx(0.5 + 0.01 * 1.5)
+    assert target_loss(loss, "relative_1pct", 0.1) == pytest.approx(0.5 + 0.1 * 1.5)
+    with pytest.raises(ValueError, match="must end at a finite value"):
+        target_loss(np.array([1.0, np.nan]), "baseline_final")
+    with pytest.raises(ValueError, match="relative_1pct"):
+        target_loss(loss, "best")
+
+
+def test_savings_known_answers():
+    result = compute_savings(runs(), {(m, s): 0.1 * s + 0.01 for m, s in runs()}, "adam")
+    records = result["records"]
+    assert len(records) == 2 * 2 * 3 * 2  # losses x kinds x methods x seeds
+
+    # Seed 0, final target 1/100: adam at step 100 (1000 FLOPs), dmd 1/(2k) at step 50.
+    dmd = pick(records, "dmd", 0, "baseline_final")
+    assert dmd["target_loss"] == pytest.approx(0.01)
+    assert (dmd["step_to_target"], dmd["flops_to_target"]) == (50, 500.0)
+    assert dmd["flops_saving"] == pytest.approx(0.5)
+    assert dmd["wall_saving"] == pytest.approx(0.5)
+    assert dmd["flops_speedup"] == pytest.approx(2.0)
+    assert dmd["test_rel_l2"] == pytest.approx(0.01)
+    adam = pick(records, "adam", 0, "baseline_final")
+    assert (adam["step_to_target"], adam["flops_saving"]) == (100, 0.0)
+
+    # Relative target 0.01 + 0.01 (1 - 0.01) = 0.0199: adam 1/k at k = 51, dmd 1/(2k) at 26.
+    dmd = pick(records, "dmd", 0, "relative_1pct")
+    assert dmd["target_loss"] == pytest.approx(0.0199)
+    assert dmd["baseline_flops_to_target"] == 510.0
+    assert dmd["flops_to_target"] == 260.0
+    assert dmd["flops_saving"] == pytest.approx(1 - 260 / 510)
+
+    # Seed 1: same steps, half the FLOPs per step, same wall-clock per step.
+    dmd = pick(records, "dmd", 1, "baseline_final")
+    assert dmd["flops_saving"] == pytest.approx(0.5)
+    assert dmd["wall_saving"] == pytest.approx(0.0)
+
+    # Training-loss targets: train_loss = val_loss / 2, so the target halves, steps agree.
+    dmd = pick(records, "dmd", 0, "baseline_final", loss="train_loss")
+    assert dmd["target_loss"] == pytest.approx(0.005)
+    assert dmd["step_to_target"] == 50
+
+    # sgd never reaches either target: no cost and no saving, never a number.
+    for kind in ("baseline_final", "relative_1pct"):
+        sgd = pick(records, "sgd", 0, kind)
+        assert sgd["reached"] is False
+        assert sgd["flops_to_target"] is None and sgd["flops_saving"] is None
+
+
+def test_summary_over_seeds():
+    result = compute_savings(runs(), {}, "adam", losses=["val_loss"])
+    summary = {(s["method"], s["target_kind"]): s for s in result["summary"]}
+    final = summary[("dmd", "baseline_final")]
+    assert (final["n_seeds"], final["n_reached"]) == (2, 2)
+    assert final["flops_saving"] == {"mean": 0.5, "std": 0.0, "min": 0.5, "max": 0.5}
+    relative = summary[("dmd", "relative_1pct")]["flops_saving"]
+    # Seed 1's relative target is 0.0199 too (same adam curve): dmd at 51 x 10 vs adam 51 x 20.
+    savings = np.array([1 - 260 / 510, 0.5])
+    assert relative["mean"] == pytest.approx(savings.mean())
+    assert relative["std"] == pytest.approx(abs(savings[0] - savings[1]) / np.sqrt(2))
+    assert relative["min"] == pytest.approx(1 - 260 / 510)
+    sgd = summary[("sgd", "baseline_final")]
+    assert (sgd["n_reached"], sgd["flops_saving"], sgd["test_rel_l2"]) == (0, None, None)
+
+
+def test_missing_baseline_is_a_value_error():
+    curves = runs()
+    del curves[("adam", 1)]
+    with pytest.raises(ValueError, match="seed 1 has no 'adam'"):
+        compute_savings(curves, {}, "adam")
+    with pytest.raises(ValueError, match="baseline 'sgdm'"):
+        compute_savings(runs(), {}, "sgdm")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        compute_savings(runs(), {}, "adam", losses=["test_loss"])
+
+
+def test_cli_writes_strict_json_and_markdown(tmp_path):
+    paths = []
+    for method, seed, loss in [("adam", 0, 1 / K), ("sgd", 0, 0.5 + 1 / K)]:
+        run = tmp_path / method
+        run.mkdir()
+        (run / "history.json").write_text(json.dumps(history(method, seed, loss)))
+        np.savez(run / "predictions.npz", test_rel_l2=np.float64(0.25), pred=np.zeros(1))
+        paths.append(run)
+    main(
+        ["--histories", *(str(p / "history.json") for p in paths)]
+        + ["--predictions", *(str(p / "predictions.npz") for p in paths)]
+        + ["--json", str(tmp_path / "out" / "savings.json"), "--md", str(tmp_path / "s.md")]
+    )
+    result = json.loads((tmp_path / "out" / "savings.json").read_text())
+    sgd = [r for r in result["records"] if r["method"] == "sgd"]
+    assert len(sgd) == 4 and all(r["flops_to_target"] is None for r in sgd)
+    assert result["records"][0]["test_rel_l2"] == 0.25
+    markdown = (tmp_path / "s.md").read_text()
+    assert "| sgd | 0/1 | – | not reached |" in markdown
+    assert "first record (in step order) whose loss is <= the target" in markdown
