@@ -8,7 +8,10 @@ assembly included), iterations, and the fitted growth exponent of each backend. 
     python bench/solver.py [--resolutions 32 100 224 512 720] [--out bench/results/solver.json]
 """
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 import argparse

@@ -21,7 +21,10 @@ equations (consistency). Backward Euler adds c/dt to the operator and c_old/dt t
 the Galerkin and the SUPG parts; its matrix is then constant in time.
 """
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 import itertools

@@ -6,7 +6,10 @@ enters (b.n < 0: always the left side, the bottom for theta > 0, the top for the
 diffusive flux elsewhere. The forms are compiled once with the sampled values as Constants.
 """
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 import math

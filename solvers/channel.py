@@ -13,7 +13,10 @@ ADR problem of solvers.adr with c = 0 on the inlet (the only boundary with b.n <
 diffusive flux elsewhere.
 """
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 from collections.abc import Mapping

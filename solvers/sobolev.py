@@ -15,7 +15,10 @@ Run: python -m solvers.sobolev --dataset results/plume/dataset.npz \
 
 from __future__ import annotations
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 import argparse

@@ -13,7 +13,10 @@ samples with id < export.paraview_samples that fall in this chunk, one ParaView 
 sample (steady) or one time series per sample (transient).
 """
 
-import dolfinx_solver  # noqa: F401  (loads the MPI/PETSc libraries; must precede dolfinx)
+try:  # the PyPI wheel loads its MPI/PETSc first; conda-forge's dolfinx has no such module
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
 
 # isort: split
 import argparse
