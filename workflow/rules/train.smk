@@ -1,1 +1,55 @@
-# train stage (being written)
+# Train stage: one job per (method, seed) on the dataset; the POD-DMD accelerated training
+# and its baselines (surrogate/train.py). Outputs follow docs/contracts.md.
+
+# Keys of config["train"] that select runs or set resources rather than the science.
+TRAIN_RUN_KEYS = ("methods", "seeds", "threads")
+# Sections that configure one method only: handed to that method's runs alone, so tuning
+# one method does not rerun the others.
+TRAIN_METHOD_SECTIONS = ("dmd", "koopman")
+TRAIN_FILES = ("history.json", "predictions.npz", "diagnostics.json", "model.pt")
+
+
+rule train:
+    input:
+        dataset=f"{RESULTS}/dataset.npz",
+    output:
+        history=f"{RESULTS}/train/{{method}}/seed_{{seed}}/history.json",
+        predictions=f"{RESULTS}/train/{{method}}/seed_{{seed}}/predictions.npz",
+        diagnostics=f"{RESULTS}/train/{{method}}/seed_{{seed}}/diagnostics.json",
+        model=f"{RESULTS}/train/{{method}}/seed_{{seed}}/model.pt",
+    log:
+        f"{LOGS}/train/{{method}}/seed_{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{method}}/seed_{{seed}}.tsv"
+    wildcard_constraints:
+        seed=r"\d+",
+    conda:
+        "../../environment.yml"
+    threads: config["train"]["threads"] or 1
+    resources:
+        gpu=1,
+    params:
+        # The settings that affect a run of this method, as JSON.
+        spec=lambda wildcards: as_json(
+            {
+                key: value
+                for key, value in config["train"].items()
+                if key not in TRAIN_RUN_KEYS
+                and (key not in TRAIN_METHOD_SECTIONS or key == wildcards.method)
+            }
+        ),
+        out=subpath(output.history, parent=True),
+    shell:
+        "python -m surrogate.train --dataset {input.dataset:q} --method {wildcards.method}"
+        " --seed {wildcards.seed} --spec {params.spec:q} --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+TARGETS.extend(
+    expand(
+        f"{RESULTS}/train/{{method}}/seed_{{seed}}/{{file}}",
+        method=config["train"]["methods"],
+        seed=config["train"]["seeds"],
+        file=TRAIN_FILES,
+    )
+)

@@ -1,0 +1,209 @@
+"""Benchmark: FLOPs and wall-clock of POD-DMD accelerated training against Adam baselines.
+
+    .venv/bin/python bench/training.py --dataset results/plume/dataset.npz --steps 1000 \\
+        --seeds 0 1 2 --out bench/results/training.json
+
+Per seed it trains plain Adam (the baseline: learning rate of the config), the POD-DMD method
+(same initial weights, data, learning rate), a tuned baseline (the best constant learning rate
+of a sweep on the first seed, then with a cosine schedule) and the DMD method on top of that
+tuned schedule. Targets, on the training and on the validation loss, come from the baseline's
+own curve: (a) its final loss, (b) QuACK's 1%-relative-loss target
+L_min + 0.01 (L_0 - L_min) (Luo et al., NeurIPS 2023). Speed-up = baseline FLOPs (or wall
+seconds) to the target / the method's, all overheads counted (surrogate/flops.py). Each run is
+a separate process with one torch thread; two run at a time.
+"""
+
+import argparse
+import json
+import math
+import platform
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from surrogate.spec import resolve_spec
+from surrogate.train import run_training
+
+LR_SWEEP = (0.003, 0.01)
+MOMENT_POLICIES = ("keep", "reset", "zero_first", "rescale")
+
+
+def _run(job: tuple) -> tuple[str, int, list[dict]]:
+    name, method, seed, spec, dataset = job
+    with tempfile.TemporaryDirectory() as tmp:
+        history = run_training(dataset, method, seed, spec, tmp, progress=False)
+    keep = ("step", "flops", "wall_s", "train_loss", "val_loss", "event")
+    records = [{k: r[k] for k in keep} for r in history["records"]]
+    return name, seed, records, history["test_rel_l2"]
+
+
+def cost_to(records: list[dict], key: str, target: float) -> tuple[float | None, float | None]:
+    """(FLOPs, wall seconds) at the first record whose ``key`` loss is <= target."""
+    for r in records:
+        if r[key] is not None and r[key] <= target:
+            return r["flops"], r["wall_s"]
+    return None, None
+
+
+def targets(baseline: list[dict], key: str) -> dict[str, float]:
+    losses = np.array([r[key] for r in baseline if r[key] is not None])
+    lmin = float(losses.min())
+    return {"final": float(losses[-1]), "quack_1pct": lmin + 0.01 * (float(losses[0]) - lmin)}
+
+
+def compare(runs: dict, seeds: list[int]) -> dict:
+    """Per seed, per loss, per target: cost of every method and its speed-up over Adam."""
+    table = {}
+    for seed in seeds:
+        base = runs["adam"][seed]["records"]
+        for key in ("train_loss", "val_loss"):
+            for tname, target in targets(base, key).items():
+                base_flops, base_wall = cost_to(base, key, target)
+                row = {"target": target}
+                for method, by_seed in runs.items():
+                    flops, wall = cost_to(by_seed[seed]["records"], key, target)
+                    row[method] = {
+                        "flops": flops,
+                        "wall_s": wall,
+                        "flops_speedup": base_flops / flops if flops else None,
+                        "wall_speedup": base_wall / wall if wall else None,
+                    }
+                table.setdefault(f"{key}/{tname}", {})[str(seed)] = row
+    return table
+
+
+def summarise(table: dict, methods: list[str]) -> dict:
+    out = {}
+    for target, by_seed in table.items():
+        out[target] = {}
+        for method in methods:
+            for kind in ("flops_speedup", "wall_speedup"):
+                values = [row[method][kind] for row in by_seed.values()]
+                reached = [v for v in values if v is not None]
+                out[target].setdefault(method, {})[kind] = {
+                    "mean": float(np.mean(reached)) if reached else None,
+                    "min": min(reached) if reached else None,
+                    "max": max(reached) if reached else None,
+                    "reached": f"{len(reached)}/{len(values)}",
+                }
+    return out
+
+
+def markdown(summary: dict, methods: list[str]) -> str:
+    lines = ["| target | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for target, by_method in summary.items():
+        cells = []
+        for m in methods:
+            f, w = by_method[m]["flops_speedup"], by_method[m]["wall_speedup"]
+            if f["mean"] is None:
+                cells.append(f"not reached ({f['reached']})")
+            else:
+                cells.append(
+                    f"{f['mean']:.2f}x [{f['min']:.2f}-{f['max']:.2f}] FLOPs, "
+                    f"{w['mean']:.2f}x wall ({f['reached']})"
+                )
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="results/plume/dataset.npz")
+    parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--moments", action="store_true", help="also ablate moment policies")
+    parser.add_argument("--out", default="bench/results/training.json")
+    args = parser.parse_args(argv)
+
+    spec = resolve_spec(json.loads(args.spec) | {"steps": args.steps, "threads": 1})
+    spec["device"] = "cpu"
+    lr = spec["optimizer"]["lr"]
+
+    def with_opt(**opt):
+        return spec | {"optimizer": spec["optimizer"] | opt}
+
+    runs: dict[str, dict] = {}
+    pool = ProcessPoolExecutor(max_workers=args.jobs)
+
+    def execute(jobs):
+        for name, seed, records, rel in pool.map(_run, jobs):
+            runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
+
+    jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
+    jobs += [("dmd", "dmd", s, spec, args.dataset) for s in args.seeds]
+    sweep = {f"adam_lr{x:g}": with_opt(lr=x) for x in LR_SWEEP}
+    jobs += [(name, "adam", args.seeds[0], s, args.dataset) for name, s in sweep.items()]
+    if args.moments:
+        for policy in MOMENT_POLICIES:
+            moment_spec = spec | {"dmd": spec["dmd"] | {"moments": policy}}
+            jobs.append((f"dmd_moments_{policy}", "dmd", args.seeds[0], moment_spec, args.dataset))
+    execute(jobs)
+
+    # Tuned baseline: the sweep's best final validation loss (the config's lr included), then
+    # a cosine schedule at that rate on every seed; the DMD method rides the same schedule.
+    finals = {lr: runs["adam"][args.seeds[0]]["records"][-1]["val_loss"]}
+    finals |= {x: runs[f"adam_lr{x:g}"][args.seeds[0]]["records"][-1]["val_loss"] for x in LR_SWEEP}
+    best_lr = min(finals, key=lambda x: finals[x] if math.isfinite(finals[x]) else math.inf)
+    tuned = with_opt(lr=best_lr, schedule="cosine")
+    execute(
+        [("adam_tuned", "adam", s, tuned, args.dataset) for s in args.seeds]
+        + [("dmd_tuned", "dmd", s, tuned, args.dataset) for s in args.seeds]
+    )
+    pool.shutdown()
+
+    all_seed_methods = ["adam", "dmd", "adam_tuned", "dmd_tuned"]
+    table = compare({m: runs[m] for m in all_seed_methods}, args.seeds)
+    summary = summarise(table, all_seed_methods)
+    # The same question against the tuned schedule: its own curve sets the targets.
+    tuned_table = compare({"adam": runs["adam_tuned"], "dmd": runs["dmd_tuned"]}, args.seeds)
+    tuned_summary = summarise(tuned_table, ["adam", "dmd"])
+    first = args.seeds[0]
+    single = {m: by_seed for m, by_seed in runs.items() if m not in all_seed_methods}
+    single_table = compare({"adam": runs["adam"]} | single, [first])
+    result = {
+        "dataset": args.dataset,
+        "spec": spec,
+        "seeds": args.seeds,
+        "lr_sweep_final_val_loss": {str(k): v for k, v in finals.items()},
+        "tuned": {"lr": best_lr, "schedule": "cosine"},
+        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "summary": summary,
+        "per_seed": table,
+        "summary_vs_tuned": tuned_summary,
+        "per_seed_vs_tuned": tuned_table,
+        f"single_seed_{first}": single_table,
+        "final": {
+            m: {
+                str(s): {
+                    "train_loss": v["records"][-1]["train_loss"],
+                    "val_loss": v["records"][-1]["val_loss"],
+                    "flops": v["records"][-1]["flops"],
+                    "wall_s": v["records"][-1]["wall_s"],
+                    "test_rel_l2": v["test_rel_l2"],
+                    "jumps_accepted": sum(r["event"] == "jump_accepted" for r in v["records"]),
+                    "jumps_rejected": sum(r["event"] == "jump_rejected" for r in v["records"]),
+                }
+                for s, v in by_seed.items()
+            }
+            for m, by_seed in runs.items()
+        },
+        "curves": {
+            m: {str(s): v["records"] for s, v in by_seed.items()} for m, by_seed in runs.items()
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(markdown(summary, all_seed_methods))
+    print("\nagainst the tuned baseline (adam = adam_tuned, dmd = dmd_tuned):")
+    print(markdown(tuned_summary, ["adam", "dmd"]))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

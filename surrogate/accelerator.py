@@ -1,0 +1,458 @@
+"""POD-DMD jumps of network weights: an add-on around any torch.optim optimizer.
+
+After Tano, Portwood & Ragusa, "Accelerating training in artificial neural networks with
+dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive form lacks:
+
+1. Every ``stride`` optimizer steps, each layer's parameters (weight and bias of one module
+   form one group) are copied into a preallocated ring buffer of ``window`` snapshots on the
+   parameters' device (no host synchronisation).
+2. When the window is full, per layer: POD of the weight *increments* between snapshots by the
+   method of snapshots (`surrogate.pod.POD`, float64 Gram matrix, rank policy
+   `surrogate.pod.select_rank`), optionally in the inner product of Adam's preconditioner
+   (``coordinates="preconditioned"``: weights sqrt(v) + eps, the metric in which Adam is plain
+   gradient descent).
+3. DMD of the r POD coefficients (`surrogate.dmd.DMD`, exact or total-least-squares).
+4. Extrapolation: with increments d_{k+1} = A d_k the weights h snapshot intervals ahead are
+   w + sum_i phi_i b_i lambda_i (1 - lambda_i^h) / (1 - lambda_i); for ``horizon="inf"`` the
+   fixed point w + sum phi_i b_i lambda_i / (1 - lambda_i) over decaying modes only
+   (|lambda| < 1 - unit_tol; modes on the unit circle would drift without bound). Eigenvalues
+   with |lambda| > 1 are projected onto the unit circle (``unstable="clip"``) or dropped
+   (``"drop"``), never extrapolated as they are.
+5. Safeguard: the jump is kept only if the training loss after it is finite and not higher
+   than before. Otherwise the horizon is backtracked (finite horizon: h <- backtrack * h; the
+   fixed point: the step is scaled by backtrack), at most ``max_backtracks`` times, and then
+   rejected: the weights are restored bit for bit from the buffer. Non-finite weights are
+   never evaluated, let alone kept.
+6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
+   freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
+   ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
+   since near a minimum |grad| scales like sqrt(L)).
+
+Every FLOP spent here (loss evaluations for the checks, increments, Gram matrices, eigh, DMD,
+lifts, finiteness checks) is added to ``flops``; the training loop charges it.
+
+The accelerator protocol (what the training loop of `surrogate.train` relies on, and what
+other accelerators such as the node-Koopman predictor in `surrogate.koopman` implement)::
+
+    class Accelerator(Protocol):
+        flops: int                 # cumulative FLOPs the accelerator itself has spent
+        diagnostics: list[dict]    # JSON-serialisable, written to diagnostics.json
+        def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None: ...
+        def state_dict(self) -> dict: ...
+        def load_state_dict(self, state: dict) -> None: ...
+
+``step`` is called once after every ``optimizer.step()``; ``loss_fn()`` returns the training
+loss (a 0-d tensor) of the model's current weights and costs ``eval_flops`` FLOPs, which the
+accelerator must add to ``flops`` for every call. ``step`` returns None, or an `Event` whose
+``kind`` is ``"jump_accepted"``, ``"jump_rejected"`` or ``"restart"`` with JSON-serialisable
+``info``. ``state_dict`` holds everything needed for a resumed run to continue identically.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from surrogate.dmd import DMD, DMD_METHODS, dmd_flops
+from surrogate.pod import POD, check_rank_policy, lift_flops, pod_flops
+
+EVENT_KINDS = ("jump_accepted", "jump_rejected", "restart")
+MOMENT_POLICIES = ("keep", "reset", "zero_first", "rescale")
+UNSTABLE_POLICIES = ("clip", "drop")
+COORDINATES = ("raw", "preconditioned")
+
+
+@dataclass
+class Event:
+    """Something an accelerator did to the weights at one step."""
+
+    kind: str
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"event kind must be one of {EVENT_KINDS}, got {self.kind!r}")
+
+
+class Accelerator(Protocol):
+    """Interface of a training accelerator (see the module docstring)."""
+
+    flops: int
+    diagnostics: list[dict]
+
+    def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def parameter_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
+    """(module name, its own trainable parameters) for every module that has some."""
+    groups = []
+    for name, module in model.named_modules():
+        params = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if params:
+            groups.append((name or "model", params))
+    return groups
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_choice(name: str, value, allowed) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def horizon_factors(eigs: np.ndarray, horizon: float, unit_tol: float) -> np.ndarray:
+    """Sum of eigs**j for j = 1..horizon (per eigenvalue); for inf only over decaying modes.
+
+    The geometric sum lambda (1 - lambda^h) / (1 - lambda) tends to h as lambda -> 1 (a steady
+    drift continued linearly), which is used where |1 - lambda| is at round-off level.
+    """
+    eigs = np.asarray(eigs, dtype=np.complex128)
+    one_minus = 1.0 - eigs
+    if math.isinf(horizon):
+        decaying = np.abs(eigs) < 1.0 - unit_tol
+        safe = np.where(decaying, one_minus, 1.0)
+        return np.where(decaying, eigs / safe, 0.0)
+    near_one = np.abs(one_minus) < 1e-10
+    safe = np.where(near_one, 1.0, one_minus)
+    return np.where(near_one, horizon, eigs * (1.0 - eigs**horizon) / safe)
+
+
+class DMDAccelerator:
+    """POD-DMD weight jumps for any module and optimizer (Tano et al., arXiv:2006.14371).
+
+    Args:
+        model: the network whose parameters the ``optimizer`` updates.
+        optimizer: any torch.optim optimizer (``coordinates="preconditioned"`` needs Adam/AdamW).
+        stride: optimizer steps between snapshots (>= 1).
+        window: snapshots per DMD model (>= 3: m snapshots give m - 1 increments, and DMD needs
+            at least two of them).
+        start: first training step at which snapshots are taken (>= 1), to skip the initial
+            transient.
+        warmup: steps after a jump (accepted or not) before snapshots resume (>= 0).
+        retry: new snapshots needed before trying again after a rejected jump (1..window; the
+            window slides); None means a fresh window.
+        rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
+        dmd: ``"exact"`` or ``"tls"`` (noise-robust).
+        horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
+        backtrack: factor (0 < backtrack < 1) applied to the horizon (or, for ``"inf"``, the step)
+            when a jump does not lower the training loss.
+        max_backtracks: backtracking attempts after the first (>= 0).
+        unit_tol: |lambda| >= 1 - unit_tol counts as non-decaying (>= 0).
+        unstable: ``"clip"`` or ``"drop"`` eigenvalues with |lambda| > 1.
+        moments: optimizer state after an accepted jump, one of MOMENT_POLICIES.
+        coordinates: ``"raw"`` or ``"preconditioned"`` POD inner product.
+        eval_flops: FLOPs of one ``loss_fn()`` call (>= 0).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        stride: int = 1,
+        window: int = 10,
+        start: int = 1,
+        warmup: int = 0,
+        retry: int | None = None,
+        rank_policy: str = "energy",
+        rank: float = 0.99999,
+        dmd: str = "exact",
+        horizon: float | str = "inf",
+        backtrack: float = 0.5,
+        max_backtracks: int = 3,
+        unit_tol: float = 1e-3,
+        unstable: str = "clip",
+        moments: str = "keep",
+        coordinates: str = "raw",
+        eval_flops: int = 0,
+    ):
+        self.stride = _check_int("stride", stride, 1)
+        # m snapshots give m - 1 increments, and DMD needs at least two of them.
+        self.window = _check_int("window", window, 3)
+        self.start = _check_int("start", start, 1)
+        self.warmup = _check_int("warmup", warmup, 0)
+        self.retry = self.window if retry is None else _check_int("retry", retry, 1)
+        if self.retry > self.window:
+            raise ValueError(f"retry must be <= window ({self.window}), got {retry}")
+        check_rank_policy(rank_policy, rank)
+        self.rank_policy, self.rank = rank_policy, rank
+        self.dmd = _check_choice("dmd", dmd, DMD_METHODS)
+        if horizon == "inf" or horizon == math.inf:
+            self.horizon = math.inf
+        elif isinstance(horizon, int | float) and not isinstance(horizon, bool) and 0 < horizon:
+            self.horizon = float(horizon)
+        else:
+            raise ValueError(f"horizon must be > 0 (training steps) or 'inf', got {horizon!r}")
+        if not (isinstance(backtrack, int | float) and 0.0 < backtrack < 1.0):
+            raise ValueError(f"backtrack must be in (0, 1), got {backtrack!r}")
+        self.backtrack = float(backtrack)
+        self.max_backtracks = _check_int("max_backtracks", max_backtracks, 0)
+        if not (isinstance(unit_tol, int | float) and 0.0 <= unit_tol < 1.0):
+            raise ValueError(f"unit_tol must be in [0, 1), got {unit_tol!r}")
+        self.unit_tol = float(unit_tol)
+        self.unstable = _check_choice("unstable", unstable, UNSTABLE_POLICIES)
+        self.moments = _check_choice("moments", moments, MOMENT_POLICIES)
+        self.coordinates = _check_choice("coordinates", coordinates, COORDINATES)
+        if coordinates == "preconditioned" and not isinstance(optimizer, torch.optim.Adam):
+            raise ValueError(
+                "coordinates='preconditioned' needs an Adam or AdamW optimizer, got "
+                f"{type(optimizer).__name__}"
+            )
+        self.eval_flops = _check_int("eval_flops", eval_flops, 0)
+
+        self.model, self.optimizer = model, optimizer
+        self.groups = parameter_groups(model)
+        if not self.groups:
+            raise ValueError(f"{type(model).__name__} has no trainable parameters")
+        optimized = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        for name, params in self.groups:
+            if any(id(p) not in optimized for p in params):
+                raise ValueError(f"parameters of layer {name!r} are not in the optimizer")
+        self.buffers = [
+            torch.empty(
+                self.window,
+                sum(p.numel() for p in params),
+                device=params[0].device,
+                dtype=params[0].dtype,
+            )
+            for _, params in self.groups
+        ]
+        self.flops = 0
+        self.diagnostics: list[dict] = []
+        self._step = 0
+        self._next_snapshot = self.start
+        self._head = 0  # slot of the next snapshot
+        self._count = 0  # valid snapshots in the buffer
+        self._since = 0  # snapshots since the last jump attempt
+        self._needed = self.window
+
+    # ------------------------------------------------------------------ protocol
+    def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
+        """Record a snapshot when due; when the window is full, try a jump."""
+        self._step += 1
+        if self._step < self._next_snapshot:
+            return None
+        self._snapshot()
+        self._next_snapshot = self._step + self.stride
+        if self._count < self.window or self._since < self._needed:
+            return None
+        return self._jump(loss_fn)
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self._step,
+            "next_snapshot": self._next_snapshot,
+            "head": self._head,
+            "count": self._count,
+            "since": self._since,
+            "needed": self._needed,
+            "flops": self.flops,
+            "buffers": [b.clone() for b in self.buffers],
+            "diagnostics": [dict(d) for d in self.diagnostics],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["buffers"]) != len(self.buffers) or any(
+            a.shape != b.shape for a, b in zip(state["buffers"], self.buffers, strict=True)
+        ):
+            raise ValueError("accelerator state does not match this model and window")
+        for mine, saved in zip(self.buffers, state["buffers"], strict=True):
+            mine.copy_(saved)
+        self._step = int(state["step"])
+        self._next_snapshot = int(state["next_snapshot"])
+        self._head, self._count = int(state["head"]), int(state["count"])
+        self._since, self._needed = int(state["since"]), int(state["needed"])
+        self.flops = int(state["flops"])
+        self.diagnostics = [dict(d) for d in state["diagnostics"]]
+
+    # ------------------------------------------------------------------ internals
+    @torch.no_grad()
+    def _snapshot(self):
+        for (_, params), buffer in zip(self.groups, self.buffers, strict=True):
+            offset = 0
+            for p in params:
+                buffer[self._head, offset : offset + p.numel()].copy_(p.reshape(-1))
+                offset += p.numel()
+        self._head = (self._head + 1) % self.window
+        self._count = min(self._count + 1, self.window)
+        self._since += 1
+
+    @torch.no_grad()
+    def _write(self, params: list[nn.Parameter], flat: torch.Tensor):
+        offset = 0
+        for p in params:
+            p.copy_(flat[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+    def _preconditioner(self, params: list[nn.Parameter]) -> torch.Tensor | None:
+        states = [self.optimizer.state.get(p, {}) for p in params]
+        if any("exp_avg_sq" not in s for s in states):
+            return None
+        eps = self.optimizer.param_groups[0]["eps"]
+        return torch.cat([s["exp_avg_sq"].reshape(-1) for s in states]).sqrt() + eps
+
+    def _trials(self) -> list[tuple[float, float]]:
+        """(horizon in snapshot intervals, step scale) for the first try and each backtrack."""
+        tries = []
+        for k in range(self.max_backtracks + 1):
+            if math.isinf(self.horizon):
+                tries.append((math.inf, self.backtrack**k))
+            else:
+                steps = self.horizon * self.backtrack**k
+                tries.append((max(1.0, round(steps / self.stride)), 1.0))
+        return tries
+
+    @torch.no_grad()
+    def _jump(self, loss_fn: Callable[[], torch.Tensor]) -> Event:
+        spent_before = self.flops
+        loss_before = float(loss_fn())
+        self.flops += self.eval_flops
+        order = [(self._head + i) % self.window for i in range(self.window)]
+        models, layers = [], []
+        for (name, params), buffer in zip(self.groups, self.buffers, strict=True):
+            snapshots = buffer[order]
+            n, m = snapshots.shape[1], self.window
+            increments = (snapshots[1:] - snapshots[:-1]).T
+            weights = self._preconditioner(params) if self.coordinates != "raw" else None
+            self.flops += n * (m - 1) + (n if weights is not None else 0)
+            if not bool(torch.isfinite(increments).all()):
+                # Diverged weights: nothing trustworthy to extrapolate, and the loss check
+                # below could not restore finite weights either.
+                return self._reject_unusable(name, loss_before, spent_before)
+            if not bool(torch.any(increments != 0)):
+                # A layer that did not move has nothing to extrapolate.
+                models.append(None)
+                layers.append(
+                    {
+                        "name": name,
+                        "rank": 0,
+                        "singular_values": [],
+                        "eigs_real": [],
+                        "eigs_imag": [],
+                    }
+                )
+                continue
+            pod = POD(self.rank_policy, self.rank).fit(increments, weights)
+            self.flops += pod_flops(n, m - 1, pod.rank, weights is not None)
+            coefficients = pod.coefficients.numpy()
+            # The POD already truncated; DMD keeps every numerically nonzero direction.
+            dmd = DMD(self.dmd, "energy", 1.0).fit(coefficients)
+            self.flops += dmd_flops(pod.rank, m - 1, dmd.rank, self.dmd)
+            eigs = dmd.eigs.copy()
+            amplitudes = dmd.project(coefficients[:, -1])
+            unstable = np.abs(eigs) > 1.0
+            if self.unstable == "clip":
+                eigs[unstable] /= np.abs(eigs[unstable])
+            else:
+                amplitudes[unstable] = 0.0
+            models.append((params, pod, dmd.modes, eigs, amplitudes, snapshots[-1]))
+            layers.append(
+                {
+                    "name": name,
+                    "rank": pod.rank,
+                    "singular_values": pod.singular_values.tolist(),
+                    "eigs_real": dmd.eigs.real.tolist(),
+                    "eigs_imag": dmd.eigs.imag.tolist(),
+                }
+            )
+
+        tried, loss_after, accepted = [], None, None
+        for horizon, scale in self._trials():
+            candidates = []
+            for model in models:
+                if model is None:
+                    continue
+                params, pod, modes, eigs, amplitudes, last = model
+                factors = horizon_factors(eigs, horizon, self.unit_tol)
+                z = scale * (modes @ (factors * amplitudes)).real
+                new = last + pod.lift(torch.from_numpy(z))
+                n = last.numel()
+                self.flops += lift_flops(n, self.window - 1, pod.rank) + 2 * n + 2 * n
+                candidates.append((params, new))
+            tried.append("inf" if math.isinf(horizon) else horizon * self.stride)
+            finite = all(bool(torch.isfinite(new).all()) for _, new in candidates)
+            if not finite:
+                continue
+            for params, new in candidates:
+                self._write(params, new)
+            loss = float(loss_fn())
+            self.flops += self.eval_flops
+            if math.isfinite(loss) and loss <= loss_before:
+                loss_after, accepted = loss, tried[-1]
+                break
+            loss_after = loss if math.isfinite(loss) else None
+
+        if accepted is None:
+            for model in models:
+                if model is not None:
+                    self._write(model[0], model[5])
+        else:
+            self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
+
+        self._since = 0
+        self._needed = self.window if accepted is not None else self.retry
+        if accepted is not None:
+            self._count = 0
+        self._next_snapshot = self._step + self.warmup + 1
+        kind = "jump_accepted" if accepted is not None else "jump_rejected"
+        self.diagnostics.append(
+            {"step": self._step, "event": kind, "horizon": accepted, "layers": layers}
+        )
+        info = {
+            "horizon": accepted,
+            "tried": tried,
+            "loss_before": loss_before,
+            "loss_after": loss_after,
+            "ranks": {layer["name"]: layer["rank"] for layer in layers},
+            "flops": self.flops - spent_before,
+        }
+        return Event(kind, info)
+
+    def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
+        self._since, self._needed = 0, self.retry
+        self._next_snapshot = self._step + self.warmup + 1
+        self.diagnostics.append(
+            {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}
+        )
+        info = {
+            "horizon": None,
+            "tried": [],
+            "loss_before": loss_before,
+            "loss_after": None,
+            "reason": f"non-finite snapshots in layer {name!r}",
+            "flops": self.flops - spent_before,
+        }
+        return Event("jump_rejected", info)
+
+    def _update_moments(self, ratio: float):
+        if self.moments == "keep":
+            return
+        for _, params in self.groups:
+            for p in params:
+                state = self.optimizer.state.get(p)
+                if not state:
+                    continue
+                if self.moments == "reset":
+                    state.clear()
+                    continue
+                for key in ("exp_avg", "momentum_buffer"):
+                    if key in state and state[key] is not None:
+                        if self.moments == "zero_first":
+                            state[key].zero_()
+                        else:
+                            state[key].mul_(math.sqrt(ratio))
+                if self.moments == "rescale" and "exp_avg_sq" in state:
+                    state["exp_avg_sq"].mul_(ratio)

@@ -1,0 +1,63 @@
+"""Training methods by name: each builds (optimizer, accelerator or None) from the train spec.
+
+A method is a factory ``(model, spec, eval_flops) -> (optimizer, accelerator)`` registered
+with `register_method`; the accelerator follows the protocol documented in
+`surrogate.accelerator`. All methods of a seed share the network's initial weights, the data,
+the learning rate and the batch size, so their FLOP counts compare like for like.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from surrogate.accelerator import Accelerator, DMDAccelerator
+
+MethodFactory = Callable[[nn.Module, dict, int], tuple[torch.optim.Optimizer, Accelerator | None]]
+METHODS: dict[str, MethodFactory] = {}
+
+
+def register_method(name: str) -> Callable[[MethodFactory], MethodFactory]:
+    """Decorator: make ``factory`` available as training method ``name``."""
+
+    def decorate(factory: MethodFactory) -> MethodFactory:
+        if name in METHODS:
+            raise ValueError(f"training method {name!r} is already registered")
+        METHODS[name] = factory
+        return factory
+
+    return decorate
+
+
+def build_method(
+    name: str, model: nn.Module, spec: dict, eval_flops: int
+) -> tuple[torch.optim.Optimizer, Accelerator | None]:
+    """The optimizer and accelerator of method ``name``; ValueError for an unknown name."""
+    if name not in METHODS:
+        raise ValueError(f"unknown training method {name!r}; available: {sorted(METHODS)}")
+    return METHODS[name](model, spec, eval_flops)
+
+
+def adam_optimizer(model: nn.Module, spec: dict) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) with the spec's learning rate and torch's default betas."""
+    return torch.optim.Adam(model.parameters(), lr=spec["optimizer"]["lr"])
+
+
+@register_method("adam")
+def _adam(model, spec, eval_flops):
+    return adam_optimizer(model, spec), None
+
+
+@register_method("dmd")
+def _dmd(model, spec, eval_flops):
+    optimizer = adam_optimizer(model, spec)
+    return optimizer, DMDAccelerator(model, optimizer, eval_flops=eval_flops, **spec["dmd"])
+
+
+@register_method("koopman")
+def _koopman(model, spec, eval_flops):
+    # Imported here: surrogate.koopman builds on surrogate.accelerator, not the reverse.
+    from surrogate.koopman.accelerator import build_accelerator
+
+    optimizer = adam_optimizer(model, spec)
+    return optimizer, build_accelerator(model, optimizer, spec.get("koopman", {}), eval_flops)

@@ -1,0 +1,186 @@
+"""Regression problems on a dataset: losses, predictions and their FLOP counts.
+
+A problem owns the normalised tensors on the device and knows, for its network, the FLOPs of
+one training step (forward + backward + loss) and of one jump-check loss evaluation.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from surrogate.data import Dataset, Normaliser
+from surrogate.flops import linear_sizes, mlp_flops, mse_flops
+from surrogate.networks import MLP, NETWORK_KINDS, build_network
+
+# Rows per chunk when evaluating the pointwise network on many points (bounds memory).
+_CHUNK = 65536
+
+
+class FieldProblem:
+    """Parameters -> whole field (flattened T x N for transient data); normalised MSE."""
+
+    kind = "field"
+
+    def __init__(self, data: Dataset, spec: dict, device: torch.device, seed: int):
+        train = data.indices("train")
+        flat = data.fields.reshape(data.fields.shape[0], -1)
+        self.data, self.device = data, device
+        self.norm = Normaliser.fit(data.params[train], flat[train])
+        self.x, self.y = {}, {}
+        for split in ("train", "val", "test"):
+            idx = data.indices(split)
+            self.x[split] = self._tensor(self.norm.inputs(data.params[idx]))
+            self.y[split] = self._tensor(self.norm.outputs(flat[idx]))
+        self.batch_size = spec["optimizer"]["batch_size"]
+        self.n_train = train.size
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=torch.float32, device=self.device)
+
+    def network(self, spec: dict) -> MLP:
+        n_out = int(np.prod(self.data.field_shape))
+        return build_network("field", self.data.params.shape[1], 0, n_out, spec["network"])
+
+    def _rows(self) -> int:
+        b = self.batch_size
+        return self.n_train if b == 0 or b >= self.n_train else b
+
+    def train_loss(self, model: nn.Module, generator: torch.Generator) -> torch.Tensor:
+        """Loss of one step: the full training set, or a random mini-batch of samples."""
+        x, y = self.x["train"], self.y["train"]
+        if self._rows() < self.n_train:
+            idx = torch.randint(
+                0, self.n_train, (self._rows(),), generator=generator, device=self.device
+            )
+            x, y = x[idx], y[idx]
+        return torch.mean((model(x) - y) ** 2)
+
+    @torch.no_grad()
+    def loss(self, model: nn.Module, split: str) -> torch.Tensor:
+        """Normalised MSE on a whole split (no gradient)."""
+        return torch.mean((model(self.x[split]) - self.y[split]) ** 2)
+
+    def check_loss(self, model: nn.Module) -> torch.Tensor:
+        """The training loss an accelerator compares before and after a jump."""
+        return self.loss(model, "train")
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, split: str) -> np.ndarray:
+        """Predictions in physical units, shaped like the dataset's fields of the split."""
+        out = model(self.x[split]).double().cpu().numpy()
+        return self.norm.physical(out).reshape((-1, *self.data.field_shape))
+
+    def step_flops(self, model: nn.Module) -> int:
+        sizes = linear_sizes(model)
+        rows = self._rows()
+        fwd, bwd = mse_flops(rows * sizes[-1])
+        return mlp_flops(sizes, rows, model.activation).total + fwd + bwd
+
+    def eval_flops(self, model: nn.Module) -> int:
+        sizes = linear_sizes(model)
+        return (
+            mlp_flops(sizes, self.n_train, model.activation).forward
+            + mse_flops(self.n_train * sizes[-1])[0]
+        )
+
+
+class PointwiseProblem:
+    """(coordinates, parameters) -> value, trained on random mini-batches of (sample, point).
+
+    The jump check uses a fixed random subset of ``check_points`` training pairs, drawn once
+    from the seed, so that it costs the same at every jump and in every resumed run.
+    """
+
+    kind = "pointwise"
+
+    def __init__(self, data: Dataset, spec: dict, device: torch.device, seed: int):
+        if data.fields.ndim != 2:
+            raise ValueError(
+                "network kind 'pointwise' supports steady datasets (fields S x N), got fields "
+                f"of shape {data.fields.shape}"
+            )
+        if spec["optimizer"]["batch_size"] == 0:
+            raise ValueError("network kind 'pointwise' needs train.optimizer.batch_size > 0")
+        train = data.indices("train")
+        self.data, self.device = data, device
+        self.norm = Normaliser.fit(data.params[train], data.fields[train])
+        coords = data.coords
+        spread = coords.std(axis=0)
+        coords_n = (coords - coords.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        self.coords = torch.as_tensor(coords_n, dtype=torch.float32, device=device)
+        self.params, self.y = {}, {}
+        for split in ("train", "val", "test"):
+            idx = data.indices(split)
+            self.params[split] = torch.as_tensor(
+                self.norm.inputs(data.params[idx]), dtype=torch.float32, device=device
+            )
+            self.y[split] = torch.as_tensor(
+                self.norm.outputs(data.fields[idx]), dtype=torch.float32, device=device
+            )
+        self.n_points = coords.shape[0]
+        self.n_pairs = train.size * self.n_points
+        self.batch_size = spec["optimizer"]["batch_size"]
+        self.n_check = min(spec["check_points"], self.n_pairs)
+        picker = torch.Generator().manual_seed(seed)
+        self.check_idx = torch.randperm(self.n_pairs, generator=picker)[: self.n_check].to(device)
+
+    def network(self, spec: dict) -> MLP:
+        return build_network(
+            "pointwise", self.data.params.shape[1], self.coords.shape[1], 1, spec["network"]
+        )
+
+    def _pairs(self, split: str, flat_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sample, point = flat_idx // self.n_points, flat_idx % self.n_points
+        inputs = torch.cat([self.coords[point], self.params[split][sample]], dim=1)
+        return inputs, self.y[split][sample, point]
+
+    def train_loss(self, model: nn.Module, generator: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(
+            0, self.n_pairs, (self.batch_size,), generator=generator, device=self.device
+        )
+        inputs, target = self._pairs("train", idx)
+        return torch.mean((model(inputs).squeeze(1) - target) ** 2)
+
+    @torch.no_grad()
+    def _sq_error_sum(self, model: nn.Module, split: str, idx: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros((), device=self.device)
+        for chunk in idx.split(_CHUNK):
+            inputs, target = self._pairs(split, chunk)
+            total += torch.sum((model(inputs).squeeze(1) - target) ** 2)
+        return total
+
+    @torch.no_grad()
+    def loss(self, model: nn.Module, split: str) -> torch.Tensor:
+        n = self.params[split].shape[0] * self.n_points
+        idx = torch.arange(n, device=self.device)
+        return self._sq_error_sum(model, split, idx) / n
+
+    def check_loss(self, model: nn.Module) -> torch.Tensor:
+        return self._sq_error_sum(model, "train", self.check_idx) / self.n_check
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, split: str) -> np.ndarray:
+        n_samples = self.params[split].shape[0]
+        idx = torch.arange(n_samples * self.n_points, device=self.device)
+        out = torch.cat([model(self._pairs(split, c)[0]).squeeze(1) for c in idx.split(_CHUNK)])
+        out = out.reshape(n_samples, self.n_points).double().cpu().numpy()
+        return self.norm.physical(out)
+
+    def step_flops(self, model: nn.Module) -> int:
+        fwd, bwd = mse_flops(self.batch_size)
+        return mlp_flops(linear_sizes(model), self.batch_size, model.activation).total + fwd + bwd
+
+    def eval_flops(self, model: nn.Module) -> int:
+        return (
+            mlp_flops(linear_sizes(model), self.n_check, model.activation).forward
+            + mse_flops(self.n_check)[0]
+        )
+
+
+def make_problem(data: Dataset, spec: dict, device: torch.device, seed: int):
+    """The problem of ``spec["network"]["kind"]``."""
+    kind = spec["network"]["kind"]
+    if kind not in NETWORK_KINDS:
+        raise ValueError(f"train.network.kind must be one of {NETWORK_KINDS}, got {kind!r}")
+    cls = FieldProblem if kind == "field" else PointwiseProblem
+    return cls(data, spec, device, seed)

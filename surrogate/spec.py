@@ -1,0 +1,97 @@
+"""The `train` section of the workflow config: defaults and validation.
+
+The defaults mirror workflow/schemas/config.schema.yaml (tests/surrogate/test_spec.py keeps the
+two equal), so `python -m surrogate.train` run by hand behaves like the workflow.
+"""
+
+import copy
+
+DEFAULTS = {
+    "methods": ["adam", "dmd"],
+    "seeds": [0, 1, 2],
+    "device": "auto",
+    "threads": 1,
+    "network": {
+        "kind": "field",
+        "width": 128,
+        "depth": 2,
+        "activation": "tanh",
+        "init": "xavier_uniform",
+    },
+    "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"},
+    "steps": 1000,
+    "flop_budget": 0,
+    "stop_val_loss": 0.0,
+    "eval_every": 1,
+    "checkpoint_every": 500,
+    "check_points": 65536,
+    "dmd": {
+        "stride": 1,
+        "window": 20,
+        "start": 1,
+        "warmup": 0,
+        "retry": None,
+        "rank_policy": "energy",
+        "rank": 0.99999,
+        "dmd": "exact",
+        "horizon": 400,
+        "backtrack": 0.5,
+        "max_backtracks": 3,
+        "unit_tol": 0.001,
+        "unstable": "clip",
+        "moments": "reset",
+        "coordinates": "raw",
+    },
+    "koopman": {},
+}
+
+SCHEDULES = ("constant", "cosine")
+
+# Sections whose content another module validates (the accelerator, surrogate.koopman).
+_OPEN_SECTIONS = ("koopman",)
+
+
+def _merge(defaults: dict, given: dict, where: str) -> dict:
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in {where}; allowed: {sorted(defaults)}")
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if isinstance(defaults[key], dict) and key not in _OPEN_SECTIONS:
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}.{key} must be a mapping, got {value!r}")
+            merged[key] = _merge(defaults[key], value, f"{where}.{key}")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _positive_int(spec: dict, key: str, minimum: int = 1):
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"train.{key} must be an integer >= {minimum}, got {value!r}")
+
+
+def resolve_spec(given: dict | None = None) -> dict:
+    """The full train spec: ``given`` over DEFAULTS, checked; ValueError names the bad key."""
+    spec = _merge(DEFAULTS, given or {}, "train")
+    for key in ("steps", "eval_every", "checkpoint_every", "check_points"):
+        _positive_int(spec, key)
+    _positive_int(spec, "threads", 0)
+    for key in ("flop_budget", "stop_val_loss"):
+        if not isinstance(spec[key], int | float) or spec[key] < 0:
+            raise ValueError(f"train.{key} must be >= 0 (0 disables it), got {spec[key]!r}")
+    lr = spec["optimizer"]["lr"]
+    if not isinstance(lr, int | float) or not lr > 0:
+        raise ValueError(f"train.optimizer.lr must be > 0, got {lr!r}")
+    batch = spec["optimizer"]["batch_size"]
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 0:
+        raise ValueError(f"train.optimizer.batch_size must be an integer >= 0, got {batch!r}")
+    if spec["optimizer"]["schedule"] not in SCHEDULES:
+        raise ValueError(
+            f"train.optimizer.schedule must be one of {SCHEDULES}, "
+            f"got {spec['optimizer']['schedule']!r}"
+        )
+    if not spec["methods"] or not spec["seeds"]:
+        raise ValueError("train.methods and train.seeds must not be empty")
+    return spec

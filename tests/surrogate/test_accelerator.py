@@ -1,0 +1,239 @@
+"""The POD-DMD accelerator: speed-up on a linear least-squares problem, safeguards, state."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from surrogate.accelerator import DMDAccelerator, Event, horizon_factors
+from surrogate.flops import mlp_flops, mse_flops, optimizer_flops
+
+
+def least_squares(n=200, d=10, seed=0):
+    """A consistent linear regression y = X w + c with condition number ~30."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    scales = torch.logspace(0, -1.5, d, dtype=torch.float64)
+    x = (torch.randn(n, d, generator=g, dtype=torch.float64) @ q) * scales @ q.T
+    return x, x @ torch.randn(d, 1, generator=g, dtype=torch.float64) + 0.3
+
+
+def flops_to_target(accelerate: bool, target: float, steps: int = 3000, **settings) -> float:
+    """Counted FLOPs (steps, checks, linear algebra) until the training loss <= target."""
+    x, y = least_squares()
+    torch.manual_seed(0)
+    model = nn.Linear(x.shape[1], 1).double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    fwd = mlp_flops([x.shape[1], 1], x.shape[0], "tanh")
+    loss_fwd, loss_bwd = mse_flops(x.shape[0])
+    step_flops = fwd.total + loss_fwd + loss_bwd + optimizer_flops(optimizer)
+    accel = None
+    if accelerate:
+        accel = DMDAccelerator(model, optimizer, eval_flops=fwd.forward + loss_fwd, **settings)
+    flops = 0
+
+    def loss_fn():
+        return torch.mean((model(x) - y) ** 2)
+
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn()
+        if loss.item() <= target:
+            return flops
+        loss.backward()
+        optimizer.step()
+        flops += step_flops
+        if accel is not None:
+            accel.step(loss_fn)
+    return math.inf if accel is None else flops + accel.flops
+
+
+def test_accelerator_beats_adam_on_linear_least_squares():
+    target = 1e-5
+    adam = flops_to_target(False, target)
+    dmd = flops_to_target(True, target, window=10, moments="rescale")
+    assert math.isfinite(dmd)
+    assert dmd < 0.5 * adam
+
+
+def make_model_and_optimizer(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2))
+    return model, torch.optim.Adam(model.parameters(), lr=1e-2)
+
+
+def train(model, optimizer, accel, steps, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(64, 3, generator=g), torch.randn(64, 2, generator=g)
+
+    def loss_fn():
+        return torch.mean((model(x) - y) ** 2)
+
+    events = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn().backward()
+        optimizer.step()
+        event = accel.step(loss_fn)
+        events.append(None if event is None else (event.kind, event.info["loss_after"]))
+    return events
+
+
+def test_state_dict_round_trip_continues_identically():
+    model, optimizer = make_model_and_optimizer()
+    accel = DMDAccelerator(model, optimizer, window=5, horizon=20, moments="rescale")
+    train(model, optimizer, accel, 13)
+    twin_model, twin_optimizer = make_model_and_optimizer(seed=5)
+    # Deep copies, as a checkpoint file would hold: state_dict() returns live tensors.
+    twin_model.load_state_dict(copy.deepcopy(model.state_dict()))
+    twin_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    twin = DMDAccelerator(twin_model, twin_optimizer, window=5, horizon=20, moments="rescale")
+    twin.load_state_dict(accel.state_dict())
+    assert twin.flops == accel.flops and twin.diagnostics == accel.diagnostics
+    events = train(model, optimizer, accel, 17, seed=2)
+    twin_events = train(twin_model, twin_optimizer, twin, 17, seed=2)
+    assert events == twin_events
+    assert any(e is not None for e in events)
+    for a, b in zip(model.parameters(), twin_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert accel.flops == twin.flops
+
+
+def snapshots_then_jump(loss_after):
+    """Fill a window, then attempt a jump with a loss that reports ``loss_after`` after it."""
+    model, optimizer = make_model_and_optimizer()
+    accel = DMDAccelerator(model, optimizer, window=4, horizon=10, max_backtracks=2)
+    train(model, optimizer, accel, 3)
+    optimizer.zero_grad()
+    torch.sum(model(torch.ones(1, 3)) ** 2).backward()
+    optimizer.step()
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = []
+
+    def loss_fn():
+        calls.append(1)
+        return torch.tensor(1.0 if len(calls) == 1 else loss_after)
+
+    event = accel.step(loss_fn)
+    now = [p.detach().clone() for p in model.parameters()]
+    return event, before, now, calls
+
+
+@pytest.mark.parametrize("loss_after", [1.5, math.nan, math.inf])
+def test_jump_that_raises_loss_or_is_not_finite_is_rejected_and_weights_unchanged(loss_after):
+    event, before, now, calls = snapshots_then_jump(loss_after)
+    assert isinstance(event, Event) and event.kind == "jump_rejected"
+    # One evaluation before, one per horizon tried (10, 5, 2.5 -> 3 steps).
+    assert len(calls) == 1 + 3
+    assert event.info["tried"] == [10.0, 5.0, 2.0]
+    for a, b in zip(before, now, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_accepted_jump_moves_the_weights():
+    event, before, now, _ = snapshots_then_jump(0.5)
+    assert event.kind == "jump_accepted" and event.info["horizon"] == 10.0
+    assert event.info["loss_before"] == 1.0 and event.info["loss_after"] == 0.5
+    assert any(not torch.equal(a, b) for a, b in zip(before, now, strict=True))
+
+
+def test_non_finite_extrapolation_is_never_written():
+    model, optimizer = make_model_and_optimizer()
+    accel = DMDAccelerator(model, optimizer, window=3, horizon=10, max_backtracks=0)
+    train(model, optimizer, accel, 2)
+    with torch.no_grad():
+        model[0].weight[0, 0] = math.inf  # the third snapshot holds an inf
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = []
+    event = accel.step(lambda: calls.append(1) or torch.tensor(1.0))
+    assert event.kind == "jump_rejected" and len(calls) == 1
+    for a, b in zip(before, model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_horizon_factors_are_geometric_sums():
+    eigs = np.array([0.5, 1.0, -0.5, 0.5j])
+    np.testing.assert_allclose(
+        horizon_factors(eigs, 3, 1e-3), [0.875, 3.0, -0.375, 0.5j - 0.25 - 0.125j], atol=1e-14
+    )
+    # Fixed point: lambda / (1 - lambda) for decaying modes; nothing for |lambda| ~ 1.
+    np.testing.assert_allclose(
+        horizon_factors(eigs, math.inf, 1e-3), [1.0, 0.0, -1 / 3, 0.5j / (1 - 0.5j)], atol=1e-14
+    )
+
+
+def test_unstable_eigenvalues_are_not_extrapolated():
+    # Exactly geometric growth x_k = 1.1^k x_0: the one DMD eigenvalue is 1.1.
+    model = nn.Linear(2, 1, bias=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    for unstable in ("clip", "drop"):
+        accel = DMDAccelerator(
+            model, optimizer, window=3, horizon=5, unstable=unstable, max_backtracks=0
+        )
+        for k in range(3):
+            with torch.no_grad():
+                model.weight.copy_(torch.tensor([[1.0, 2.0]]) * 1.1**k)
+            event = accel.step(lambda: torch.tensor(0.0))
+        assert event.kind == "jump_accepted"
+        # clip: |lambda| -> 1, so the last increment continues linearly for 5 steps.
+        last, increment = 1.1**2, 1.1**2 - 1.1
+        want = last + 5 * increment if unstable == "clip" else last
+        assert model.weight[0, 0].item() == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"rank_policy": "fixed", "rank": 0}, "integer rank >= 1, got 0"),
+        ({"rank_policy": "fixed", "rank": -1}, "got -1"),
+        ({"window": 2}, "window must be an integer >= 3, got 2"),
+        ({"window": 1}, "got 1"),
+        ({"horizon": -5}, "horizon must be > 0"),
+        ({"horizon": 0}, "got 0"),
+        ({"horizon": "forever"}, "'forever'"),
+        ({"rank_policy": "svht"}, "'svht'"),
+        ({"dmd": "dmdc"}, "'dmdc'"),
+        ({"moments": "halve"}, "'halve'"),
+        ({"unstable": "keep"}, "'keep'"),
+        ({"coordinates": "whitened"}, "'whitened'"),
+        ({"backtrack": 1.5}, "backtrack must be in \\(0, 1\\), got 1.5"),
+        ({"stride": 0}, "stride must be an integer >= 1, got 0"),
+        ({"retry": 20, "window": 10}, "retry must be <= window"),
+        ({"unit_tol": -0.1}, "unit_tol"),
+    ],
+)
+def test_bad_settings_raise_value_error(settings, match):
+    model, optimizer = make_model_and_optimizer()
+    with pytest.raises(ValueError, match=match):
+        DMDAccelerator(model, optimizer, **settings)
+
+
+def test_preconditioned_coordinates_need_adam():
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="SGD"):
+        DMDAccelerator(
+            model, torch.optim.SGD(model.parameters(), lr=0.1), coordinates="preconditioned"
+        )
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_accelerator_on_cuda_keeps_buffers_on_the_device():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2)).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    accel = DMDAccelerator(model, optimizer, window=5, coordinates="preconditioned")
+    x, y = torch.randn(64, 3, device="cuda"), torch.randn(64, 2, device="cuda")
+    kinds = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        torch.mean((model(x) - y) ** 2).backward()
+        optimizer.step()
+        event = accel.step(lambda: torch.mean((model(x) - y) ** 2))
+        kinds.append(event and event.kind)
+    assert all(b.device.type == "cuda" for b in accel.buffers)
+    assert kinds.count(None) == 8
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -1,0 +1,54 @@
+"""The train spec: Python defaults equal the workflow schema's; bad values are rejected."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from surrogate.spec import DEFAULTS, resolve_spec
+
+SCHEMA = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def schema_defaults(node: dict):
+    if "properties" in node:
+        return {key: schema_defaults(child) for key, child in node["properties"].items()}
+    return node["default"]
+
+
+def test_python_defaults_equal_schema_defaults():
+    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]
+    assert train["additionalProperties"] is False
+    assert schema_defaults(train) == DEFAULTS
+    assert resolve_spec({}) == DEFAULTS
+
+
+def test_every_schema_key_is_documented():
+    def walk(node, where):
+        for key, child in node.get("properties", {}).items():
+            assert child.get("description"), f"{where}.{key} has no description"
+            assert "default" in child, f"{where}.{key} has no default"
+            walk(child, f"{where}.{key}")
+
+    walk(yaml.safe_load(SCHEMA.read_text())["properties"]["train"], "train")
+
+
+def test_partial_spec_is_merged_over_defaults():
+    spec = resolve_spec({"network": {"width": 8}, "dmd": {"horizon": 50}})
+    assert spec["network"] == dict(DEFAULTS["network"], width=8)
+    assert spec["dmd"]["horizon"] == 50 and spec["dmd"]["window"] == DEFAULTS["dmd"]["window"]
+
+
+@pytest.mark.parametrize(
+    ("given", "match"),
+    [
+        ({"threads": -1}, "threads must be an integer >= 0, got -1"),
+        ({"flop_budget": -5}, "flop_budget must be >= 0"),
+        ({"optimizer": {"batch_size": -1}}, "batch_size must be an integer >= 0, got -1"),
+        ({"dmd": 3}, "train.dmd must be a mapping"),
+        ({"methods": []}, "must not be empty"),
+    ],
+)
+def test_bad_values_raise(given, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_spec(given)

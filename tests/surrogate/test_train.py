@@ -1,0 +1,153 @@
+"""The training CLI: contract files, FLOP accounting, resumption, seeded init, bad specs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from surrogate.flops import mlp_flops, mse_flops
+from surrogate.train import main, run_training
+
+SPEC = {
+    "device": "cpu",
+    "steps": 40,
+    "network": {"width": 12, "depth": 2},
+    "optimizer": {"lr": 0.01},
+    "checkpoint_every": 10,
+    "dmd": {"window": 4, "horizon": 30, "moments": "rescale"},
+}
+
+
+def test_run_writes_the_contract_and_counts_flops(dataset, tmp_path):
+    out = tmp_path / "adam"
+    main(
+        [
+            "--dataset",
+            str(dataset),
+            "--method",
+            "adam",
+            "--seed",
+            "0",
+            "--spec",
+            json.dumps(SPEC),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    history = json.loads((out / "history.json").read_text())
+    assert (history["method"], history["seed"], history["device"]) == ("adam", 0, "cpu")
+    records = history["records"]
+    assert [r["step"] for r in records] == list(range(1, 41))
+    # 32 training samples, 5 -> 12 -> 12 -> 45 tanh MLP, full batch, Adam.
+    sizes = [5, 12, 12, 45]
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    assert history["n_params"] == n_params
+    per_step = mlp_flops(sizes, 32, "tanh").total + sum(mse_flops(32 * 45)) + 13 * n_params
+    assert [r["flops"] for r in records] == [per_step * k for k in range(1, 41)]
+    assert all(r["event"] is None and r["val_loss"] > 0 for r in records)
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    pred = np.load(out / "predictions.npz")
+    data = np.load(dataset)
+    test = data["split"] == "test"
+    np.testing.assert_array_equal(pred["sample_ids"], data["sample_ids"][test])
+    assert pred["pred"].shape == data["fields"][test].shape
+    rel = np.linalg.norm(pred["pred"] - data["fields"][test]) / np.linalg.norm(data["fields"][test])
+    assert float(pred["test_rel_l2"]) == pytest.approx(rel)
+    assert json.loads((out / "diagnostics.json").read_text())["jumps"] == []
+    assert set(torch.load(out / "model.pt")) == {
+        f"{i}.{k}" for i in (0, 2, 4) for k in ("weight", "bias")
+    }
+    assert not (out / "checkpoint.pt").exists()
+
+
+def strip_wall(history):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in history["records"]]
+
+
+def test_interrupted_dmd_run_resumes_to_the_identical_history(dataset, tmp_path):
+    spec = dict(SPEC, optimizer={"lr": 0.01, "schedule": "cosine"})
+    full = run_training(dataset, "dmd", 3, spec, tmp_path / "full", progress=False)
+    events = [r for r in full["records"] if r["event"]]
+    assert any(r["event"] == "jump_accepted" for r in events)
+    # Killed after step 25 (checkpoint at 25, between jumps), then started again.
+    cut = run_training(dataset, "dmd", 3, spec, tmp_path / "cut", progress=False, stop_at_step=25)
+    assert cut is None
+    assert (tmp_path / "cut" / "checkpoint.pt").exists()
+    resumed = run_training(dataset, "dmd", 3, spec, tmp_path / "cut", progress=False)
+    assert strip_wall(resumed) == strip_wall(full)
+    diag = json.loads((tmp_path / "cut" / "diagnostics.json").read_text())
+    assert len(diag["jumps"]) == len(events)
+    layer = diag["jumps"][0]["layers"][0]
+    assert {"singular_values", "eigs_real", "eigs_imag"} <= set(layer)
+    for a, b in zip(
+        torch.load(tmp_path / "full" / "model.pt").values(),
+        torch.load(tmp_path / "cut" / "model.pt").values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+
+
+def test_methods_of_a_seed_share_initial_weights_and_dmd_charges_its_work(dataset, tmp_path):
+    spec = dict(SPEC, steps=8)
+    adam = run_training(dataset, "adam", 7, spec, tmp_path / "a", progress=False)["records"]
+    dmd = run_training(dataset, "dmd", 7, spec, tmp_path / "d", progress=False)["records"]
+    # Identical until the first jump attempt (step 4), which is charged on top of the steps.
+    assert [r["train_loss"] for r in adam[:4]] == [r["train_loss"] for r in dmd[:4]]
+    assert dmd[3]["event"] is not None
+    assert dmd[3]["flops"] == adam[3]["flops"] + dmd[3]["event_info"]["flops"]
+    other = run_training(dataset, "adam", 8, spec, tmp_path / "b", progress=False)["records"]
+    assert other[0]["train_loss"] != adam[0]["train_loss"]
+
+
+def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
+    spec = dict(
+        SPEC,
+        steps=30,
+        network={"kind": "pointwise", "width": 16, "depth": 2},
+        optimizer={"lr": 0.01, "batch_size": 64},
+        check_points=200,
+    )
+    history = run_training(dataset, "dmd", 0, spec, tmp_path / "p", progress=False)
+    records = history["records"]
+    sizes = [7, 16, 16, 1]
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    per_step = mlp_flops(sizes, 64, "tanh").total + sum(mse_flops(64)) + 13 * n_params
+    assert records[0]["flops"] == per_step
+    jump = next(r for r in records if r["event"])
+    check = mlp_flops(sizes, 200, "tanh").forward + mse_flops(200)[0]
+    # One check before the jump and one per horizon tried, plus the linear algebra.
+    assert jump["event_info"]["flops"] > (1 + len(jump["event_info"]["tried"])) * check
+    pred = np.load(tmp_path / "p" / "predictions.npz")["pred"]
+    assert pred.shape == (4, 45)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({"stepz": 3}, "unknown key\\(s\\) \\['stepz'\\] in train"),
+        ({"network": {"widht": 3}}, "in train.network"),
+        ({"optimizer": {"lr": -1.0}}, "lr must be > 0, got -1.0"),
+        ({"steps": 0}, "steps must be an integer >= 1, got 0"),
+        ({"network": {"kind": "graph"}}, "'graph'"),
+        ({"dmd": {"window": 1}}, "window must be an integer >= 3, got 1"),
+        ({"device": "tpu"}, "'tpu'"),
+    ],
+)
+def test_bad_specs_raise_value_error(dataset, tmp_path, spec, match):
+    with pytest.raises(ValueError, match=match):
+        run_training(dataset, "dmd", 0, dict(spec), tmp_path, progress=False)
+
+
+def test_unknown_method_raises(dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown training method 'lbfgs'"):
+        run_training(dataset, "lbfgs", 0, {"device": "cpu"}, tmp_path, progress=False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda(dataset, tmp_path):
+    history = run_training(dataset, "dmd", 0, dict(SPEC, device="cuda"), tmp_path, progress=False)
+    assert history["device"].startswith("cuda")
+    assert any(r["event"] == "jump_accepted" for r in history["records"])
