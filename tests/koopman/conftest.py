@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from structured_mesh import structured_triangles
 
 
 def synthetic_plume(path, n_samples=60, nx=17, ny=9, seed=0):
@@ -15,16 +16,7 @@ def synthetic_plume(path, n_samples=60, nx=17, ny=9, seed=0):
             rng.uniform(0.0, 1.0, n_samples),  # k
         ]
     )
-    gx, gy = np.meshgrid(np.linspace(0, 2, nx), np.linspace(0, 1, ny), indexing="xy")
-    coords = np.column_stack([gx.ravel(), gy.ravel()])
-    idx = np.arange(nx * ny).reshape(ny, nx)
-    a, b, c, d = (
-        idx[:-1, :-1].ravel(),
-        idx[:-1, 1:].ravel(),
-        idx[1:, :-1].ravel(),
-        idx[1:, 1:].ravel(),
-    )
-    cells = np.concatenate([np.column_stack([a, b, d]), np.column_stack([a, d, c])])
+    coords, cells = structured_triangles(nx, ny, lx=2.0)
     x, y = coords[:, 0], coords[:, 1]
     fields = []
     for diff, vel, y0, k in params:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from structured_mesh import structured_triangles
 
 from surrogate.koopman.sobolev import FEMHminus1Norm, FEMMassNorm
 
@@ -13,19 +14,8 @@ sobolev = pytest.importorskip("solvers.sobolev")
 
 
 def _unit_square(n):
-    """Points and triangles of an n x n structured triangulation of (0,1)^2 (numpy only)."""
-    g = np.linspace(0.0, 1.0, n + 1)
-    xx, yy = np.meshgrid(g, g, indexing="xy")
-    coords = np.column_stack([xx.ravel(), yy.ravel()])
-    idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-    a, b, c, d = (
-        idx[:-1, :-1].ravel(),
-        idx[:-1, 1:].ravel(),
-        idx[1:, :-1].ravel(),
-        idx[1:, 1:].ravel(),
-    )
-    cells = np.concatenate([np.column_stack([a, b, d]), np.column_stack([a, d, c])])
-    return coords, cells
+    """An n x n-cell structured triangulation of (0,1)^2."""
+    return structured_triangles(n + 1, n + 1)
 
 
 def test_mass_and_stiffness_in_dataset_point_order(tmp_path):
