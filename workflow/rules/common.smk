@@ -6,7 +6,6 @@ from snakemake.utils import validate
 
 from solvers.config import check_config
 
-
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 check_config(config)
 
