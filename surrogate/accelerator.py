@@ -18,11 +18,17 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    (|lambda| < 1 - unit_tol; modes on the unit circle would drift without bound). Eigenvalues
    with |lambda| > 1 are projected onto the unit circle (``unstable="clip"``) or dropped
    (``"drop"``), never extrapolated as they are.
-5. Safeguard: the jump is kept only if the training loss after it is finite and not higher
-   than before. Otherwise the horizon is backtracked (finite horizon: h <- backtrack * h; the
-   fixed point: the step is scaled by backtrack), at most ``max_backtracks`` times, and then
-   rejected: the weights are restored bit for bit from the buffer. Non-finite weights are
-   never evaluated, let alone kept.
+5. Choice of the horizon and safeguard: the horizons h, backtrack h, ..., backtrack^k h
+   (k = ``max_backtracks``; for the fixed point, step scales 1, backtrack, ...) are tried with
+   one charged training-loss evaluation each, and a jump is kept only if its loss is finite and
+   not higher than before. ``search="backtrack"`` keeps the first such horizon, longest first;
+   ``"best"`` evaluates them all and keeps the lowest loss, a line search along the DMD
+   trajectory (QuACK restarts from the lowest-loss predicted point, Luo et al., NeurIPS 2023);
+   ``"scan"`` searches shortest first and stops at the first rise; ``"longest"`` makes the
+   choice of ``"backtrack"`` shortest first, stopping at the first horizon that raises the
+   loss above its value before the jump (cheap when long jumps fail, as most do). Without an
+   acceptable horizon the jump is rejected: the weights are restored bit for bit from the
+   buffer. Non-finite weights are never evaluated, let alone kept.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -64,6 +70,7 @@ EVENT_KINDS = ("jump_accepted", "jump_rejected", "restart")
 MOMENT_POLICIES = ("keep", "reset", "zero_first", "rescale")
 UNSTABLE_POLICIES = ("clip", "drop")
 COORDINATES = ("raw", "preconditioned")
+SEARCHES = ("backtrack", "best", "scan", "longest")
 
 
 @dataclass
@@ -147,9 +154,20 @@ class DMDAccelerator:
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
-        backtrack: factor (0 < backtrack < 1) applied to the horizon (or, for ``"inf"``, the step)
-            when a jump does not lower the training loss.
-        max_backtracks: backtracking attempts after the first (>= 0).
+        backtrack: factor (0 < backtrack < 1) between successive horizons tried (or, for
+            ``"inf"``, successive step scales).
+        max_backtracks: horizons tried after the first (>= 0).
+        search: ``"backtrack"``: keep the first horizon (largest first) whose training loss is
+            not higher than before the jump; ``"best"``: a line search along the DMD
+            trajectory: evaluate every horizon and keep the lowest-loss one (QuACK's restart
+            from the best predicted point, Luo et al., NeurIPS 2023); ``"scan"``: the same line
+            search from the shortest horizon up, stopped at the first loss that is higher than
+            the best so far (or than before the jump), which assumes the loss along the
+            trajectory has one minimum and spends one check on a jump that fails at once;
+            ``"longest"``: shortest first, keep the longest horizon whose loss is not higher
+            than before, stop at the first that is (the choice of ``"backtrack"`` when the loss
+            along the trajectory has one minimum). The lowest loss right after a jump is not the
+            best criterion: a long jump excites fast modes that Adam damps within a few steps.
         unit_tol: |lambda| >= 1 - unit_tol counts as non-decaying (>= 0).
         unstable: ``"clip"`` or ``"drop"`` eigenvalues with |lambda| > 1.
         moments: optimizer state after an accepted jump, one of MOMENT_POLICIES.
@@ -173,6 +191,7 @@ class DMDAccelerator:
         horizon: float | str = "inf",
         backtrack: float = 0.5,
         max_backtracks: int = 3,
+        search: str = "backtrack",
         unit_tol: float = 1e-3,
         unstable: str = "clip",
         moments: str = "keep",
@@ -200,6 +219,7 @@ class DMDAccelerator:
             raise ValueError(f"backtrack must be in (0, 1), got {backtrack!r}")
         self.backtrack = float(backtrack)
         self.max_backtracks = _check_int("max_backtracks", max_backtracks, 0)
+        self.search = _check_choice("search", search, SEARCHES)
         if not (isinstance(unit_tol, int | float) and 0.0 <= unit_tol < 1.0):
             raise ValueError(f"unit_tol must be in [0, 1), got {unit_tol!r}")
         self.unit_tol = float(unit_tol)
@@ -312,7 +332,9 @@ class DMDAccelerator:
                 tries.append((math.inf, self.backtrack**k))
             else:
                 steps = self.horizon * self.backtrack**k
-                tries.append((max(1.0, round(steps / self.stride)), 1.0))
+                intervals = max(1.0, round(steps / self.stride))
+                if not tries or intervals != tries[-1][0]:
+                    tries.append((intervals, 1.0))
         return tries
 
     @torch.no_grad()
@@ -369,8 +391,10 @@ class DMDAccelerator:
                 }
             )
 
-        tried, loss_after, accepted = [], None, None
-        for horizon, scale in self._trials():
+        tried, losses, best, written = [], [], None, None
+        trials = self._trials()
+        ascending = self.search in ("scan", "longest")
+        for horizon, scale in reversed(trials) if ascending else trials:
             candidates = []
             for model in models:
                 if model is None:
@@ -383,23 +407,36 @@ class DMDAccelerator:
                 self.flops += lift_flops(n, self.window - 1, pod.rank) + 2 * n + 2 * n
                 candidates.append((params, new))
             tried.append("inf" if math.isinf(horizon) else horizon * self.stride)
-            finite = all(bool(torch.isfinite(new).all()) for _, new in candidates)
-            if not finite:
+            if not all(bool(torch.isfinite(new).all()) for _, new in candidates):
+                losses.append(None)
+                if ascending:
+                    break
                 continue
             for params, new in candidates:
                 self._write(params, new)
+            written = candidates
             loss = float(loss_fn())
             self.flops += self.eval_flops
-            if math.isfinite(loss) and loss <= loss_before:
-                loss_after, accepted = loss, tried[-1]
+            losses.append(loss if math.isfinite(loss) else None)
+            acceptable = math.isfinite(loss) and loss <= loss_before
+            if acceptable and (best is None or self.search == "longest" or loss < best[0]):
+                best = (loss, tried[-1], candidates)
+                if self.search == "backtrack":
+                    break
+            elif ascending:
                 break
-            loss_after = loss if math.isfinite(loss) else None
 
-        if accepted is None:
+        accepted = best[1] if best is not None else None
+        if best is None:
             for model in models:
                 if model is not None:
                     self._write(model[0], model[5])
+            loss_after = next((x for x in reversed(losses) if x is not None), None)
         else:
+            loss_after = best[0]
+            if written is not best[2]:
+                for params, new in best[2]:
+                    self._write(params, new)
             self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
 
         self._since = 0
@@ -414,6 +451,7 @@ class DMDAccelerator:
         info = {
             "horizon": accepted,
             "tried": tried,
+            "losses": losses,
             "loss_before": loss_before,
             "loss_after": loss_after,
             "ranks": {layer["name"]: layer["rank"] for layer in layers},
@@ -430,6 +468,7 @@ class DMDAccelerator:
         info = {
             "horizon": None,
             "tried": [],
+            "losses": [],
             "loss_before": loss_before,
             "loss_after": None,
             "reason": f"non-finite snapshots in layer {name!r}",

@@ -102,10 +102,10 @@ def test_state_dict_round_trip_continues_identically():
     assert accel.flops == twin.flops
 
 
-def snapshots_then_jump(loss_after):
+def snapshots_then_jump(loss_after, search="backtrack"):
     """Fill a window, then attempt a jump with a loss that reports ``loss_after`` after it."""
     model, optimizer = make_model_and_optimizer()
-    accel = DMDAccelerator(model, optimizer, window=4, horizon=10, max_backtracks=2)
+    accel = DMDAccelerator(model, optimizer, window=4, horizon=10, max_backtracks=2, search=search)
     train(model, optimizer, accel, 3)
     optimizer.zero_grad()
     torch.sum(model(torch.ones(1, 3)) ** 2).backward()
@@ -131,6 +131,94 @@ def test_jump_that_raises_loss_or_is_not_finite_is_rejected_and_weights_unchange
     assert event.info["tried"] == [10.0, 5.0, 2.0]
     for a, b in zip(before, now, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(("search", "checks"), [("best", 3), ("scan", 1), ("longest", 1)])
+def test_line_search_that_finds_no_lower_loss_leaves_weights_unchanged(search, checks):
+    event, before, now, calls = snapshots_then_jump(1.5, search)
+    assert event.kind == "jump_rejected" and event.info["horizon"] is None
+    # best evaluates every horizon; scan and longest (shortest first) stop at the first rise.
+    assert len(calls) == 1 + checks
+    assert event.info["tried"] == ([10.0, 5.0, 2.0] if search == "best" else [2.0])
+    for a, b in zip(before, now, strict=True):
+        assert torch.equal(a, b)
+
+
+def drift_then_jump(search, horizon=1600.0, max_backtracks=7, ahead=100):
+    """A weight drifting by a constant increment d; the loss is lowest ``ahead`` steps on.
+
+    The increments are exactly linear (DMD eigenvalue 1), so the extrapolation h steps ahead is
+    w + h d exactly: the loss is (h - ahead)^2 |d|^2 against ahead^2 |d|^2 before the jump.
+    """
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    accel = DMDAccelerator(
+        model, optimizer, window=3, horizon=horizon, max_backtracks=max_backtracks, search=search
+    )
+    start = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    target = start + (2 + ahead) * drift
+    calls = []
+
+    def loss_fn():
+        calls.append(1)
+        return torch.sum((model.weight - target) ** 2)
+
+    for k in range(3):
+        with torch.no_grad():
+            model.weight.copy_(start + k * drift)
+        event = accel.step(loss_fn)
+    return event, model.weight.detach(), target, calls
+
+
+@pytest.mark.parametrize(("search", "checks"), [("best", 8), ("scan", 5)])
+def test_line_search_lands_on_the_loss_minimum_along_the_trajectory(search, checks):
+    event, weight, target, calls = drift_then_jump(search)
+    assert event.kind == "jump_accepted" and event.info["horizon"] == 100.0
+    torch.testing.assert_close(weight, target, rtol=0, atol=1e-12)
+    # One check before the jump, then 1600 ... 12 (best) or 12, 25, 50, 100, 200 (scan).
+    assert len(calls) == 1 + checks
+    assert event.info["tried"][-1] == (12.0 if search == "best" else 200.0)
+
+
+@pytest.mark.parametrize(("search", "checks"), [("backtrack", 4), ("longest", 6)])
+def test_longest_search_keeps_the_longest_horizon_that_lowers_the_loss(search, checks):
+    # Minimum 130 steps ahead: horizons up to 260 lower the loss, so of 1600, 800, ..., 12
+    # both keep 200 (not the lowest loss, at 100); backtrack tries 1600, 800, 400, 200 and
+    # longest 12, 25, 50, 100, 200, 400.
+    event, weight, target, calls = drift_then_jump(search, ahead=130)
+    assert event.kind == "jump_accepted" and event.info["horizon"] == 200.0
+    assert len(calls) == 1 + checks
+    torch.testing.assert_close(weight, target + 70 * torch.tensor([[0.01, -0.02]]).double())
+
+
+def test_backtracking_keeps_the_first_horizon_that_lowers_the_loss():
+    # The longest horizon overshoots the minimum but still lowers the loss, so it is kept.
+    event, weight, target, calls = drift_then_jump("backtrack", horizon=150.0)
+    assert event.kind == "jump_accepted" and event.info["horizon"] == 150.0
+    assert len(calls) == 2
+    assert not torch.allclose(weight, target)
+
+
+def test_line_search_reaches_the_fixed_point_of_a_contraction():
+    # Increments d_{k+1} = A d_k with eigenvalues 0.9 and 0.6: the weights converge to the
+    # fixed point w*; the loss |w - w*|^2 falls along the whole trajectory, so both line
+    # searches go out to where 0.9^h leaves only round-off (h >= 400: 0.9^400 ~ 5e-19).
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    q = torch.tensor([[0.8, -0.6], [0.6, 0.8]], dtype=torch.float64)
+    a = q @ torch.diag(torch.tensor([0.9, 0.6], dtype=torch.float64)) @ q.T
+    fixed = torch.tensor([0.3, -0.7], dtype=torch.float64)
+    for search in ("best", "scan"):
+        accel = DMDAccelerator(model, optimizer, window=4, horizon=1600, search=search)
+        w = torch.tensor([1.0, 1.0], dtype=torch.float64)
+        for _ in range(4):
+            with torch.no_grad():
+                model.weight.copy_(w[None])
+            event = accel.step(lambda: torch.sum((model.weight - fixed) ** 2))
+            w = fixed + a @ (w - fixed)
+        assert event.kind == "jump_accepted" and event.info["horizon"] >= 400
+        torch.testing.assert_close(model.weight[0].detach(), fixed, rtol=0, atol=1e-12)
 
 
 def test_accepted_jump_moves_the_weights():
@@ -199,6 +287,7 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         ({"moments": "halve"}, "'halve'"),
         ({"unstable": "keep"}, "'keep'"),
         ({"coordinates": "whitened"}, "'whitened'"),
+        ({"search": "golden"}, "search must be one of .*, got 'golden'"),
         ({"backtrack": 1.5}, "backtrack must be in \\(0, 1\\), got 1.5"),
         ({"stride": 0}, "stride must be an integer >= 1, got 0"),
         ({"retry": 20, "window": 10}, "retry must be <= window"),
