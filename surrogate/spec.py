@@ -43,13 +43,19 @@ DEFAULTS = {
         "moments": "reset",
         "coordinates": "raw",
     },
-    "koopman": {},
+    # Mirrors NodeKoopmanAccelerator's keyword defaults (checked in tests/koopman).
+    "koopman": {
+        "window": 20,
+        "horizon": 50,
+        "chunk_size": 1,
+        "affine": True,
+        "rcond": 1e-10,
+        "start": 1,
+        "warmup": 0,
+    },
 }
 
 SCHEDULES = ("constant", "cosine")
-
-# Sections whose content another module validates (the accelerator, surrogate.koopman).
-_OPEN_SECTIONS = ("koopman",)
 
 
 def _merge(defaults: dict, given: dict, where: str) -> dict:
@@ -58,7 +64,7 @@ def _merge(defaults: dict, given: dict, where: str) -> dict:
         raise ValueError(f"unknown key(s) {unknown} in {where}; allowed: {sorted(defaults)}")
     merged = copy.deepcopy(defaults)
     for key, value in given.items():
-        if isinstance(defaults[key], dict) and key not in _OPEN_SECTIONS:
+        if isinstance(defaults[key], dict):
             if not isinstance(value, dict):
                 raise ValueError(f"{where}.{key} must be a mapping, got {value!r}")
             merged[key] = _merge(defaults[key], value, f"{where}.{key}")

@@ -90,3 +90,13 @@ def test_bad_options_raise_value_error():
     with pytest.raises(ValueError, match="nn.Linear"):
         NodeKoopmanAccelerator(nn.Tanh(), optimizer)
     assert np.isfinite(pinv_fit_flops(5, 3))
+
+
+def test_train_defaults_mirror_the_accelerator_signature():
+    import inspect
+
+    from surrogate.koopman.accelerator import OPTIONS, NodeKoopmanAccelerator
+    from surrogate.spec import DEFAULTS
+
+    signature = inspect.signature(NodeKoopmanAccelerator.__init__).parameters
+    assert DEFAULTS["koopman"] == {key: signature[key].default for key in OPTIONS}
