@@ -76,6 +76,28 @@ def fit_node_operators(
     return operators, flops
 
 
+def spectral_radius(
+    trajectory: np.ndarray, chunk_size: int = 1, affine: bool = True, rcond: float = 1e-10
+) -> float:
+    """Largest |eigenvalue| over the chunks' operators U = F' pinv(F) of `fit_node_operators`.
+
+    U is D x D but has rank <= m. With the thin SVD F = W S V^T (singular values below rcond
+    times the largest dropped, as pinv does), U = F' V S^-1 W^T and its non-zero eigenvalues
+    are those of the m x m projection W^T F' V S^-1 (as in exact DMD), used here.
+    """
+    trajectory = np.asarray(trajectory, dtype=np.float64)
+    radius = 0.0
+    for batch in _batches(trajectory.shape[1], chunk_size):
+        states = _chunk_states(trajectory, batch, affine)
+        w, sigma, vt = np.linalg.svd(states[:, :, :-1], full_matrices=False)
+        inverse = np.where(sigma > rcond * sigma[:, :1], 1.0 / np.maximum(sigma, 1e-300), 0.0)
+        reduced = (
+            np.swapaxes(w, 1, 2) @ states[:, :, 1:] @ (np.swapaxes(vt, 1, 2) * inverse[:, None, :])
+        )
+        radius = max(radius, float(np.abs(np.linalg.eigvals(reduced)).max()))
+    return radius
+
+
 def predict_node_states(
     operators: list[np.ndarray],
     last_state: np.ndarray,

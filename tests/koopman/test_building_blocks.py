@@ -205,3 +205,14 @@ def test_bad_arguments_raise_value_error():
         BadInitDetector(max_frozen_fraction=1.5)
     with pytest.raises(ValueError, match="stride"):
         SpectrumMonitor(stride=0)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3])
+def test_spectral_radius_of_the_small_matrix_equals_that_of_the_operators(chunk_size):
+    from surrogate.koopman.node import fit_node_operators, spectral_radius
+
+    rng = np.random.default_rng(4)
+    trajectory = np.cumsum(rng.normal(size=(9, 7, 5)), axis=0)  # m = 8 < D: U is rank deficient
+    operators, _ = fit_node_operators(trajectory, chunk_size)
+    dense = max(np.abs(np.linalg.eigvals(op)).max() for op in operators)
+    assert spectral_radius(trajectory, chunk_size) == pytest.approx(dense, rel=1e-8)

@@ -1,6 +1,7 @@
 # Shared set-up: schema validation (defaults filled in), scenario checks that a JSON
 # schema cannot express, and the helpers every stage uses to name its files.
 import json
+import shutil
 
 from snakemake.utils import validate
 

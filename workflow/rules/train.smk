@@ -7,6 +7,14 @@ TRAIN_RUN_KEYS = ("methods", "seeds", "threads")
 # one method does not rerun the others.
 TRAIN_METHOD_SECTIONS = ("dmd", "koopman")
 TRAIN_FILES = ("history.json", "predictions.npz", "diagnostics.json", "model.pt")
+# A training job holds one GPU where it will use one (the default profile allows one at a
+# time, so GPU jobs never overlap); CPU-only runs hold none and run side by side.
+TRAIN_GPUS = (
+    0
+    if config["train"]["device"] == "cpu"
+    or (config["train"]["device"] == "auto" and shutil.which("nvidia-smi") is None)
+    else 1
+)
 
 
 rule train:
@@ -27,7 +35,7 @@ rule train:
         "../../environment.yml"
     threads: config["train"]["threads"] or 1
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
     params:
         # The settings that affect a run of this method, as JSON.
         spec=lambda wildcards: as_json(
