@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 from surrogate.report.savings import curves_from_history  # noqa: E402
 
 EVENT_STYLES = {
-    "jump_accepted": {"marker": "^", "label": "DMD jump accepted", "filled": True},
-    "jump_rejected": {"marker": "x", "label": "DMD jump rejected", "filled": True},
+    "jump_accepted": {"marker": "^", "label": "jump accepted (DMD or Koopman)", "filled": True},
+    "jump_rejected": {"marker": "x", "label": "jump rejected (DMD or Koopman)", "filled": True},
     "restart": {"marker": "o", "label": "restart", "filled": False},
 }
 X_LABELS = {"flops": "cumulative FLOPs (charged operations)", "wall_s": "cumulative wall-clock (s)"}

@@ -243,7 +243,7 @@ def savings_markdown(result: dict) -> str:
         "*not reached*, never as a saving.",
         "",
         "Operations (FLOPs) counted: forward and backward pass of every training step, the "
-        "optimizer updates, the forward passes that check a DMD jump, and the POD/DMD linear "
+        "optimizer updates, the forward passes that check a jump, and the POD/DMD (or node-Koopman) linear "
         "algebra (SVD or Gram eigendecomposition, DMD eigendecomposition, weight "
         "reconstruction). Evaluations made only for monitoring (the loss curves) are not "
         "charged. Saving = 1 - cost(method) / cost(baseline) at the same target and seed; "
