@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # report jobs run without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from surrogate.report.savings import curves_from_history  # noqa: E402
 
@@ -81,6 +82,9 @@ def plot_loss_curves(
         ax.axhline(np.nanmean(finals), color="0.4", ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_xlabel(X_LABELS[x])
+        if x == "flops":
+            # SI prefixes (G, T) on the ticks: matplotlib's offset text would hit the label.
+            ax.xaxis.set_major_formatter(EngFormatter())
         ax.set_ylabel(f"{LOSS_TITLES[loss]} (normalised MSE)")
         ax.set_title(LOSS_TITLES[loss])
         ax.grid(True, which="major", alpha=0.3)

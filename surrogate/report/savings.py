@@ -243,8 +243,9 @@ def savings_markdown(result: dict) -> str:
         "*not reached*, never as a saving.",
         "",
         "Operations (FLOPs) counted: forward and backward pass of every training step, the "
-        "optimizer updates, the forward passes that check a jump, and the POD/DMD (or node-Koopman) linear "
-        "algebra (SVD or Gram eigendecomposition, DMD eigendecomposition, weight "
+        "optimizer updates, the forward passes that check a jump, and the POD/DMD (or "
+        "node-Koopman) linear algebra (SVD or Gram eigendecomposition, DMD eigendecomposition, "
+        "weight "
         "reconstruction). Evaluations made only for monitoring (the loss curves) are not "
         "charged. Saving = 1 - cost(method) / cost(baseline) at the same target and seed; "
         "a negative saving means the method needed more; speed-up = cost(baseline) / "
