@@ -22,7 +22,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SLURM_SETUP = REPO / ".ci" / "slurm-setup.sh"
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SCENARIO = "plume"
 RESULTS = Path("results") / SCENARIO
 DATASET = RESULTS / "dataset.npz"
@@ -36,8 +35,7 @@ DATASET_TARGETS = [str(DATASET)]
 TRAINING_TARGETS = [str(TRAIN_RUN / "history.json"), str(TRAIN_RUN / "predictions.npz")]
 
 # Settings of a workflow that solves 4 samples on a tiny mesh in 2 chunks and trains a tiny
-# network for 20 steps on the CPU. Keys are kept only where the schema knows them, so the
-# config stays valid while sections are being added.
+# network for 20 steps on the CPU.
 TINY_CONFIG = {
     "scenario": SCENARIO,
     "seed": 7,
@@ -60,29 +58,12 @@ TINY_CONFIG = {
 }
 
 
-def _known_keys(config: dict, schema: dict) -> dict:
-    """`config` without the keys (at any depth) that `schema` does not declare."""
-    properties = schema.get("properties")
-    if properties is None:
-        return config
-    return {
-        key: _known_keys(value, properties[key]) if isinstance(value, dict) else value
-        for key, value in config.items()
-        if key in properties
-    }
-
-
-def tiny_config() -> dict:
-    schema = yaml.safe_load(SCHEMA.read_text())
-    return _known_keys(TINY_CONFIG, schema)
-
-
 def make_workdir(path: Path) -> Path:
     """A run directory at `path` with links to the repository's workflow and a tiny config."""
     path.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "config", "profiles", "environment.yml"):
         (path / name).symlink_to(REPO / name)
-    (path / "tiny.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
+    (path / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG, sort_keys=False))
     return path
 
 
