@@ -108,7 +108,8 @@ def parameter_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     return groups
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """`value` as an int if it is an integer >= `minimum`; ValueError naming `name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -198,12 +199,12 @@ class DMDAccelerator:
         coordinates: str = "raw",
         eval_flops: int = 0,
     ):
-        self.stride = _check_int("stride", stride, 1)
+        self.stride = check_int("stride", stride, 1)
         # m snapshots give m - 1 increments, and DMD needs at least two of them.
-        self.window = _check_int("window", window, 3)
-        self.start = _check_int("start", start, 1)
-        self.warmup = _check_int("warmup", warmup, 0)
-        self.retry = self.window if retry is None else _check_int("retry", retry, 1)
+        self.window = check_int("window", window, 3)
+        self.start = check_int("start", start, 1)
+        self.warmup = check_int("warmup", warmup, 0)
+        self.retry = self.window if retry is None else check_int("retry", retry, 1)
         if self.retry > self.window:
             raise ValueError(f"retry must be <= window ({self.window}), got {retry}")
         check_rank_policy(rank_policy, rank)
@@ -218,7 +219,7 @@ class DMDAccelerator:
         if not (isinstance(backtrack, int | float) and 0.0 < backtrack < 1.0):
             raise ValueError(f"backtrack must be in (0, 1), got {backtrack!r}")
         self.backtrack = float(backtrack)
-        self.max_backtracks = _check_int("max_backtracks", max_backtracks, 0)
+        self.max_backtracks = check_int("max_backtracks", max_backtracks, 0)
         self.search = _check_choice("search", search, SEARCHES)
         if not (isinstance(unit_tol, int | float) and 0.0 <= unit_tol < 1.0):
             raise ValueError(f"unit_tol must be in [0, 1), got {unit_tol!r}")
@@ -231,7 +232,7 @@ class DMDAccelerator:
                 "coordinates='preconditioned' needs an Adam or AdamW optimizer, got "
                 f"{type(optimizer).__name__}"
             )
-        self.eval_flops = _check_int("eval_flops", eval_flops, 0)
+        self.eval_flops = check_int("eval_flops", eval_flops, 0)
 
         self.model, self.optimizer = model, optimizer
         self.groups = parameter_groups(model)

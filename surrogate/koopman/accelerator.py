@@ -24,19 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrogate.accelerator import Event
+from surrogate.accelerator import Event, check_int
 from surrogate.koopman.node import (
     fit_node_operators,
     predict_node_states,
     rollout_error,
     spectral_radius,
 )
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def node_state(layer: nn.Linear) -> torch.Tensor:
@@ -75,17 +69,17 @@ class NodeKoopmanAccelerator:
         warmup: int = 0,
         eval_flops: int = 0,
     ):
-        self.window = _positive_int("window", window)
-        self.horizon = _positive_int("horizon", horizon)
-        self.chunk_size = _positive_int("chunk_size", chunk_size)
+        self.window = check_int("window", window)
+        self.horizon = check_int("horizon", horizon)
+        self.chunk_size = check_int("chunk_size", chunk_size)
         if not isinstance(affine, bool):
             raise ValueError(f"affine must be true or false, got {affine!r}")
         if not (isinstance(rcond, int | float) and 0.0 <= rcond < 1.0):
             raise ValueError(f"rcond must be in [0, 1), got {rcond!r}")
         self.affine, self.rcond = affine, float(rcond)
-        self.start = _positive_int("start", start)
-        self.warmup = _positive_int("warmup", warmup, 0)
-        self.eval_flops = _positive_int("eval_flops", eval_flops, 0)
+        self.start = check_int("start", start)
+        self.warmup = check_int("warmup", warmup, 0)
+        self.eval_flops = check_int("eval_flops", eval_flops, 0)
         self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no nn.Linear layers")
