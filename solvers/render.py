@@ -14,6 +14,8 @@ import imageio.v3 as iio
 import numpy as np
 import pyvista
 
+from solvers.io import load_npz
+
 pyvista.OFF_SCREEN = True
 
 TITLE_PX = 56
@@ -238,8 +240,7 @@ def render_fields(
         raise ValueError(f"max_times must be >= 1, got {max_times}")
     if not predictions:
         raise ValueError("predictions is empty; give at least one method's predictions.npz")
-    with np.load(dataset_path) as data:
-        dataset = {key: data[key] for key in data.files}
+    dataset = load_npz(dataset_path)
     grid = grid_from_mesh(dataset["coords"], dataset["cells"])
     row_of_id = {int(sid): row for row, sid in enumerate(dataset["sample_ids"])}
 

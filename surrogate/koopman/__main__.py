@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from surrogate.data import load_dataset
 from surrogate.koopman import analyses, harness, plots
 from surrogate.koopman.config import ANALYSES, resolve
 
@@ -46,8 +47,8 @@ def run_analysis(name: str, dataset: str, section: dict, fem_matrices: str | Non
         if sub["fem"]:
             if fem_matrices is None:
                 raise ValueError("koopman.sobolev.fem is true but no --fem-matrices file given")
-            with np.load(dataset) as data:
-                coords, fields = data["coords"], data["fields"]
+            data = load_dataset(dataset)
+            coords, fields = data.coords, data.fields
             sample = fields[sub["fem_sample"]].reshape(-1, coords.shape[0])[-1]
             # Normalised so the noise levels mean the same as on the periodic signal.
             field = (coords, sample / np.sqrt(np.mean(sample**2)))
