@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.workflow import tiny
+
 REPO = Path(__file__).resolve().parents[2]
 SLURM_SETUP = REPO / ".ci" / "slurm-setup.sh"
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
@@ -60,11 +62,7 @@ TINY_CONFIG = {
 
 def make_workdir(path: Path) -> Path:
     """A run directory at `path` with links to the repository's workflow and a tiny config."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "config", "profiles", "environment.yml"):
-        (path / name).symlink_to(REPO / name)
-    (path / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG, sort_keys=False))
-    return path
+    return tiny.make_workdir(path, TINY_CONFIG)
 
 
 def run_env() -> dict:

@@ -6,45 +6,15 @@ config/, profiles/ and environment.yml) and checks what each stage promises the 
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
-from tests.workflow.tiny import tiny_config
+from tests.workflow.tiny import make_workdir, snakemake, tiny_config
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    # Rules call `python -m ...`: the interpreter running the tests must be the one they find.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--cores",
-            "2",
-            "--configfile",
-            "tiny.yaml",
-            "--nocolor",
-            *args,
-        ],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
 
 
 def pixel_std(path: Path) -> float:
@@ -53,10 +23,9 @@ def pixel_std(path: Path) -> float:
 
 @pytest.fixture(scope="module", params=["plume", "puff", "obstacle"])
 def finished_run(request, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp(f"e2e_{request.param}")
-    for name in ("Snakefile", "workflow", "config", "profiles", "environment.yml"):
-        (workdir / name).symlink_to(REPO / name)
-    (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny_config(request.param)))
+    workdir = make_workdir(
+        tmp_path_factory.mktemp(f"e2e_{request.param}"), tiny_config(request.param)
+    )
     run = snakemake(workdir)
     assert run.returncode == 0, run.stderr[-6000:]
     return request.param, workdir, workdir / "results" / request.param

@@ -1,6 +1,15 @@
-"""A tiny configuration of the whole workflow (solve, train, report, Koopman analyses)."""
+"""A tiny configuration of the whole workflow (solve, train, report, Koopman analyses), and
+running the repository's workflow on it in a scratch directory."""
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = {
     "seed": 11,
@@ -63,3 +72,29 @@ def tiny_config(scenario: str) -> dict:
     if scenario == "puff":
         config["options"] = {"t_end": 0.4, "dt": 0.05, "release_end": 0.1, "n_outputs": 4}
     return config
+
+
+def make_workdir(path: Path, config: dict) -> Path:
+    """A run directory at `path`: links to the repository's workflow, `config` as tiny.yaml."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "workflow", "config", "profiles", "environment.yml"):
+        (path / name).symlink_to(REPO / name)
+    (path / "tiny.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """`snakemake --cores 2 --configfile tiny.yaml ARGS` in `workdir`, output captured."""
+    env = dict(os.environ)
+    # Rules call `python -m ...`: the interpreter running the tests must be the one they find.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml"]
+        + ["--nocolor", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
