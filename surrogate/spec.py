@@ -25,6 +25,7 @@ DEFAULTS = {
     "eval_every": 1,
     "checkpoint_every": 500,
     "check_points": 65536,
+    "check_samples": 200,
     "dmd": {
         "stride": 1,
         "window": 20,
@@ -84,6 +85,7 @@ def resolve_spec(given: dict | None = None) -> dict:
     spec = _merge(DEFAULTS, given or {}, "train")
     for key in ("steps", "eval_every", "checkpoint_every", "check_points"):
         _positive_int(spec, key)
+    _positive_int(spec, "check_samples", 0)
     _positive_int(spec, "threads", 0)
     for key in ("flop_budget", "stop_val_loss"):
         if not isinstance(spec[key], int | float) or spec[key] < 0:

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from surrogate.data import load_dataset
 from surrogate.flops import mlp_flops, mse_flops
+from surrogate.problems import make_problem
+from surrogate.spec import resolve_spec
 from surrogate.train import main, run_training
 
 SPEC = {
@@ -123,6 +126,30 @@ def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
     assert pred.shape == (4, 45)
 
 
+@pytest.mark.parametrize("check_samples", [0, 10, 1000])
+def test_field_jump_check_uses_a_fixed_subset_of_training_samples(dataset, check_samples):
+    spec = resolve_spec(dict(SPEC, check_samples=check_samples))
+    problem = make_problem(load_dataset(dataset), spec, torch.device("cpu"), seed=3)
+    torch.manual_seed(0)
+    model = problem.network(spec)
+    # 32 training samples: 0 or more than that means all of them.
+    n = 32 if check_samples in (0, 1000) else check_samples
+    x, y = problem.x["train"], problem.y["train"]
+    rows = [i for i in range(32) if (x[i] == problem.x_check).all(dim=1).any()]
+    assert len(rows) == n == problem.n_check
+    with torch.no_grad():
+        expected = torch.mean((model(x[rows]) - y[rows]) ** 2)
+    torch.testing.assert_close(problem.check_loss(model), expected)
+    if n == 32:
+        torch.testing.assert_close(problem.check_loss(model), problem.loss(model, "train"))
+    assert problem.eval_flops(model) == (
+        mlp_flops([5, 12, 12, 45], n, "tanh").forward + mse_flops(n * 45)[0]
+    )
+    # The subset is drawn from the seed: the same seed picks the same samples.
+    again = make_problem(load_dataset(dataset), spec, torch.device("cpu"), seed=3)
+    torch.testing.assert_close(again.x_check, problem.x_check)
+
+
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
@@ -133,6 +160,7 @@ def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
         ({"network": {"kind": "graph"}}, "'graph'"),
         ({"dmd": {"window": 1}}, "window must be an integer >= 3, got 1"),
         ({"device": "tpu"}, "'tpu'"),
+        ({"check_samples": -1}, "check_samples must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_specs_raise_value_error(dataset, tmp_path, spec, match):
