@@ -81,6 +81,29 @@ def compare(runs: dict, seeds: list[int]) -> dict:
     return table
 
 
+def overhead(records: list[dict], base: list[dict]) -> dict:
+    """FLOPs a method spends beyond its optimizer steps, against the backprop it replaces.
+
+    A step of the method costs what its first step cost (no accelerator acts on step 1);
+    everything above steps x that is the accelerator's (loss checks, POD, DMD, lifts).
+    ``of_replaced``: that overhead up to the baseline's final validation loss, divided by the
+    backprop FLOPs the method did not spend to get there (baseline's minus its own steps').
+    """
+    per_step = records[0]["flops"]
+    total = records[-1]["flops"] - per_step * records[-1]["step"]
+    out = {"flops": total, "fraction_of_all": total / records[-1]["flops"], "of_replaced": None}
+    target = targets(base, "val_loss")["final"]
+    reached = next(
+        (r for r in records if r["val_loss"] is not None and r["val_loss"] <= target), None
+    )
+    base_flops, _ = cost_to(base, "val_loss", target)
+    if reached is not None and base_flops is not None:
+        spent = reached["flops"] - per_step * reached["step"]
+        replaced = base_flops - per_step * reached["step"]
+        out["of_replaced"] = spent / replaced if replaced > 0 else None
+    return out
+
+
 def summarise(table: dict, methods: list[str]) -> dict:
     out = {}
     for target, by_seed in table.items():
@@ -209,6 +232,7 @@ def main(argv=None):
                     "test_rel_l2": v["test_rel_l2"],
                     "jumps_accepted": sum(r["event"] == "jump_accepted" for r in v["records"]),
                     "jumps_rejected": sum(r["event"] == "jump_rejected" for r in v["records"]),
+                    "overhead": overhead(v["records"], runs["adam"][s]["records"]),
                 }
                 for s, v in by_seed.items()
             }
@@ -224,6 +248,14 @@ def main(argv=None):
     print(markdown(summary, all_seed_methods))
     print("\nagainst the tuned baseline (adam = adam_tuned, dmd = dmd_tuned):")
     print(markdown(tuned_summary, ["adam", "dmd"]))
+    for m in ("dmd", "dmd_tuned"):
+        shares = [v["overhead"] for v in result["final"][m].values()]
+        replaced = [x["of_replaced"] for x in shares if x["of_replaced"] is not None]
+        print(
+            f"{m} overhead: {100 * np.mean([x['fraction_of_all'] for x in shares]):.1f}% of all "
+            f"FLOPs; {100 * np.mean(replaced) if replaced else float('nan'):.1f}% of the "
+            "backprop it replaces (to Adam's final val loss)"
+        )
     print(f"wrote {out}")
 
 
