@@ -138,6 +138,65 @@ def horizon_factors(eigs: np.ndarray, horizon: float, unit_tol: float) -> np.nda
     return np.where(near_one, horizon, eigs * (1.0 - eigs**horizon) / safe)
 
 
+class LayerDMD:
+    """POD-DMD model of one layer's weight trajectory, extrapolating from its last snapshot.
+
+    ``increments`` (n x (m-1)) are the differences of m consecutive snapshots, ``last`` the
+    newest snapshot (n). POD of the increments with the rank policy, exact or TLS DMD of the POD
+    coefficients (keeping every direction the POD kept), amplitudes of the last increment;
+    eigenvalues with |lambda| > 1 are projected onto the unit circle (``unstable="clip"``) or
+    their modes dropped (``"drop"``). ``fit_flops`` is what the fit cost, ``extrapolate_flops``
+    what one `extrapolate` costs (surrogate.flops conventions).
+    """
+
+    def __init__(
+        self,
+        increments: torch.Tensor,
+        last: torch.Tensor,
+        *,
+        rank_policy: str = "energy",
+        rank: float = 0.99999,
+        dmd: str = "exact",
+        unstable: str = "clip",
+        weights: torch.Tensor | None = None,
+    ):
+        n, m1 = increments.shape
+        self.pod = POD(rank_policy, rank).fit(increments, weights)
+        coefficients = self.pod.coefficients.numpy()
+        # The POD already truncated; DMD keeps every numerically nonzero direction.
+        fitted = DMD(dmd, "energy", 1.0).fit(coefficients)
+        self.raw_eigs = fitted.eigs
+        self.modes = fitted.modes
+        self.eigs = fitted.eigs.copy()
+        self.amplitudes = fitted.project(coefficients[:, -1])
+        unstable_modes = np.abs(self.eigs) > 1.0
+        if unstable == "clip":
+            self.eigs[unstable_modes] /= np.abs(self.eigs[unstable_modes])
+        else:
+            self.amplitudes[unstable_modes] = 0.0
+        self.last = last
+        self.fit_flops = pod_flops(n, m1, self.pod.rank, weights is not None) + dmd_flops(
+            self.pod.rank, m1, fitted.rank, dmd
+        )
+        # Lift, add to the last snapshot, scale and a finiteness check.
+        self.extrapolate_flops = lift_flops(n, m1, self.pod.rank) + 4 * n
+
+    def extrapolate(self, horizon: float, scale: float = 1.0, unit_tol: float = 1e-3):
+        """The weights ``horizon`` snapshot intervals ahead (or the fixed point for inf)."""
+        factors = horizon_factors(self.eigs, horizon, unit_tol)
+        z = scale * (self.modes @ (factors * self.amplitudes)).real
+        return self.last + self.pod.lift(torch.from_numpy(z))
+
+    def summary(self) -> dict:
+        """Rank, POD singular values and (unprojected) DMD eigenvalues, JSON-serialisable."""
+        return {
+            "rank": self.pod.rank,
+            "singular_values": self.pod.singular_values.tolist(),
+            "eigs_real": self.raw_eigs.real.tolist(),
+            "eigs_imag": self.raw_eigs.imag.tolist(),
+        }
+
+
 class DMDAccelerator:
     """POD-DMD weight jumps for any module and optimizer (Tano et al., arXiv:2006.14371).
 
@@ -368,29 +427,18 @@ class DMDAccelerator:
                     }
                 )
                 continue
-            pod = POD(self.rank_policy, self.rank).fit(increments, weights)
-            self.flops += pod_flops(n, m - 1, pod.rank, weights is not None)
-            coefficients = pod.coefficients.numpy()
-            # The POD already truncated; DMD keeps every numerically nonzero direction.
-            dmd = DMD(self.dmd, "energy", 1.0).fit(coefficients)
-            self.flops += dmd_flops(pod.rank, m - 1, dmd.rank, self.dmd)
-            eigs = dmd.eigs.copy()
-            amplitudes = dmd.project(coefficients[:, -1])
-            unstable = np.abs(eigs) > 1.0
-            if self.unstable == "clip":
-                eigs[unstable] /= np.abs(eigs[unstable])
-            else:
-                amplitudes[unstable] = 0.0
-            models.append((params, pod, dmd.modes, eigs, amplitudes, snapshots[-1]))
-            layers.append(
-                {
-                    "name": name,
-                    "rank": pod.rank,
-                    "singular_values": pod.singular_values.tolist(),
-                    "eigs_real": dmd.eigs.real.tolist(),
-                    "eigs_imag": dmd.eigs.imag.tolist(),
-                }
+            model = LayerDMD(
+                increments,
+                snapshots[-1],
+                rank_policy=self.rank_policy,
+                rank=self.rank,
+                dmd=self.dmd,
+                unstable=self.unstable,
+                weights=weights,
             )
+            self.flops += model.fit_flops
+            models.append((params, model))
+            layers.append({"name": name} | model.summary())
 
         tried, losses, best, written = [], [], None, None
         trials = self._trials()
@@ -400,13 +448,9 @@ class DMDAccelerator:
             for model in models:
                 if model is None:
                     continue
-                params, pod, modes, eigs, amplitudes, last = model
-                factors = horizon_factors(eigs, horizon, self.unit_tol)
-                z = scale * (modes @ (factors * amplitudes)).real
-                new = last + pod.lift(torch.from_numpy(z))
-                n = last.numel()
-                self.flops += lift_flops(n, self.window - 1, pod.rank) + 2 * n + 2 * n
-                candidates.append((params, new))
+                params, layer = model
+                candidates.append((params, layer.extrapolate(horizon, scale, self.unit_tol)))
+                self.flops += layer.extrapolate_flops
             tried.append("inf" if math.isinf(horizon) else horizon * self.stride)
             if not all(bool(torch.isfinite(new).all()) for _, new in candidates):
                 losses.append(None)
@@ -431,7 +475,7 @@ class DMDAccelerator:
         if best is None:
             for model in models:
                 if model is not None:
-                    self._write(model[0], model[5])
+                    self._write(model[0], model[1].last)
             loss_after = next((x for x in reversed(losses) if x is not None), None)
         else:
             loss_after = best[0]

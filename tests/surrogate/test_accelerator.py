@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from surrogate.accelerator import DMDAccelerator, Event, horizon_factors
+from surrogate.accelerator import DMDAccelerator, Event, LayerDMD, horizon_factors
 from surrogate.flops import mlp_flops, mse_flops, optimizer_flops
 
 
@@ -251,6 +251,32 @@ def test_horizon_factors_are_geometric_sums():
     np.testing.assert_allclose(
         horizon_factors(eigs, math.inf, 1e-3), [1.0, 0.0, -1 / 3, 0.5j / (1 - 0.5j)], atol=1e-14
     )
+
+
+def test_layer_dmd_predicts_gradient_descent_on_a_quadratic_exactly():
+    # w_{k+1} = w_k - lr (H w_k - c): increments obey d_{k+1} = (I - lr H) d_k exactly, and
+    # with the 4 x 4 H of rank-4 dynamics 6 snapshots determine the whole future.
+    g = torch.Generator().manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+    h = q @ torch.diag(torch.tensor([1.0, 0.5, 0.2, 0.05], dtype=torch.float64)) @ q.T
+    c = torch.randn(4, generator=g, dtype=torch.float64)
+    w, path = torch.zeros(4, dtype=torch.float64), []
+    for _ in range(206):
+        path.append(w.clone())
+        w = w - 0.5 * (h @ w - c)
+    snapshots = torch.stack(path[:6])
+    layer = LayerDMD((snapshots[1:] - snapshots[:-1]).T, snapshots[-1], rank=1.0)
+    assert layer.pod.rank == 4
+    np.testing.assert_allclose(np.sort(layer.eigs.real), [0.5, 0.75, 0.9, 0.975], rtol=0, atol=1e-8)
+    for steps in (1, 10, 200):
+        torch.testing.assert_close(layer.extrapolate(steps), path[5 + steps], rtol=1e-8, atol=1e-8)
+    # The fixed point is the minimiser H^-1 c.
+    torch.testing.assert_close(
+        layer.extrapolate(math.inf, unit_tol=1e-6), torch.linalg.solve(h, c), rtol=1e-8, atol=1e-8
+    )
+    # POD of n x 5 increments, 2 n 5^2 + 9 5^3 + 5 + 5 r, then the DMD of the r coefficients.
+    assert layer.fit_flops > 2 * 4 * 25 + 9 * 125
+    assert layer.extrapolate_flops == 3 * 5 * 4 + 2 * 4 * 5 + 4 * 4
 
 
 def test_unstable_eigenvalues_are_not_extrapolated():
