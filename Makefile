@@ -33,8 +33,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	$(VENV)/bin/snakemake --lint
 
+# The solver benchmark, then the training ones on the default dataset (made if missing).
 bench: $(STAMP)
-	$(PY) bench/solver.py && $(PY) bench/training.py
+	$(PY) bench/solver.py
+	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
+	$(PY) bench/training.py --moments
+	$(PY) bench/predictability.py
 
 clean-results:
 	rm -rf results logs .snakemake
