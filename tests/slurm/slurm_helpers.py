@@ -87,6 +87,10 @@ def snakemake_command(*args: str) -> list[str]:
     ]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_snakemake(workdir: Path, *args: str, log_name: str = "snakemake.out") -> subprocess.Popen:
     """Start snakemake in `workdir` in the background; its output goes to `workdir/log_name`."""
     out = open(workdir / log_name, "w")  # noqa: SIM115 (closed when the process is waited on)
@@ -97,6 +101,9 @@ def start_snakemake(workdir: Path, *args: str, log_name: str = "snakemake.out") 
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # A shell without job control starts background commands with SIGINT ignored, and the
+        # ignoring is inherited: give snakemake the default handling the tests send it.
+        preexec_fn=_default_sigint,
     )
     proc.log_path = workdir / log_name
     proc.log_file = out
