@@ -3,13 +3,13 @@
     .venv/bin/python bench/networks.py --dataset results/plume/dataset.npz \\
         --seeds 0 1 2 --out bench/results/networks.json
 
-Every candidate is trained with plain Adam (lr of the config) until it has spent the FLOPs of
-the default network's ``--steps`` full-batch steps (surrogate/flops.py counts both kinds the
-same way), and is scored by the test relative L2 error in physical units, which does not
-depend on how a network kind normalises its outputs. ``field`` networks map the parameters to
-the whole field; ``pointwise`` networks map (coordinates, parameters) to one value and train
-on random mini-batches of (sample, point) pairs. Each run is a separate process with one torch
-thread; two run at a time.
+Every candidate is trained with plain Adam (lr 1e-3) until it has spent the FLOPs of
+``--steps`` full-batch steps of the field network 5-128-128-2145 (``FIELD``; surrogate/flops.py
+counts both kinds the same way), and is scored by the test relative L2 error in physical units,
+which does not depend on how a network kind normalises its outputs. ``field`` networks map the
+parameters to the whole field; ``pointwise`` networks map (coordinates, parameters) to one value
+and train on random mini-batches of (sample, point) pairs. Each run is a separate process with
+one torch thread; two run at a time.
 """
 
 import argparse
@@ -27,29 +27,41 @@ from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
 
-# name -> overrides of the train spec; the first is the default the others are compared with.
-CANDIDATES = {
-    "field_w128_d2_tanh": {},
-    "field_w256_d2_tanh": {"network": {"width": 256}},
-    "field_w128_d3_tanh": {"network": {"depth": 3}},
-    "field_w128_d2_gelu": {"network": {"activation": "gelu"}},
-    "field_w128_d2_relu": {"network": {"activation": "relu", "init": "kaiming_uniform"}},
-    "pointwise_w64_d3_tanh": {
-        "network": {"kind": "pointwise", "width": 64, "depth": 3},
-        "optimizer": {"batch_size": 4096},
-    },
-    "pointwise_w128_d4_tanh": {
-        "network": {"kind": "pointwise", "width": 128, "depth": 4},
-        "optimizer": {"batch_size": 4096},
-    },
-}
-
 
 def merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
         out[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
     return out
+
+
+# The budget: --steps full-batch steps of this field network.
+FIELD = {
+    "network": {
+        "kind": "field",
+        "width": 128,
+        "depth": 2,
+        "activation": "tanh",
+        "init": "xavier_uniform",
+    },
+    "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"},
+}
+POINTWISE = {
+    "network": {"kind": "pointwise", "activation": "tanh", "init": "xavier_uniform"},
+    "optimizer": {"lr": 0.001, "batch_size": 4096, "schedule": "constant"},
+}
+# name -> train spec overrides (complete, so that changed defaults do not change the runs).
+CANDIDATES = {
+    "field_w128_d2_tanh": FIELD,
+    "field_w256_d2_tanh": merge(FIELD, {"network": {"width": 256}}),
+    "field_w128_d3_tanh": merge(FIELD, {"network": {"depth": 3}}),
+    "field_w128_d2_gelu": merge(FIELD, {"network": {"activation": "gelu"}}),
+    "field_w128_d2_relu": merge(
+        FIELD, {"network": {"activation": "relu", "init": "kaiming_uniform"}}
+    ),
+    "pointwise_w64_d3_tanh": merge(POINTWISE, {"network": {"width": 64, "depth": 3}}),
+    "pointwise_w128_d4_tanh": merge(POINTWISE, {"network": {"width": 128, "depth": 4}}),
+}
 
 
 def _run(job: tuple) -> tuple[str, int, dict]:
@@ -75,14 +87,14 @@ def _run(job: tuple) -> tuple[str, int, dict]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
-    parser.add_argument("--steps", type=int, default=1000, help="of the default network")
+    parser.add_argument("--steps", type=int, default=1000, help="of the FIELD network")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench/results/networks.json")
     args = parser.parse_args(argv)
 
     base = {"device": "cpu", "threads": 1, "eval_every": 50}
-    default = resolve_spec(base)
+    default = resolve_spec(merge(base, FIELD))
     data = load_dataset(args.dataset)
     problem = make_problem(data, default, torch.device("cpu"), 0)
     torch.manual_seed(0)

@@ -6,7 +6,9 @@
 What limits the accelerator is how many training steps a jump is worth. This measures it
 without the accelerator's acceptance logic:
 
-1. Plain Adam (the train config's network and learning rate, seed 0) for ``--steps`` steps,
+1. Plain Adam (full batch, lr 1e-3, seed 0) on the field network 5-128-128-2145 (``FIELD``,
+   the network of docs/acceleration.md; full-batch training makes the trajectory a
+   deterministic one a window can be fitted to) for ``--steps`` steps,
    keeping every weight vector. From the window of ``--window`` snapshots ending at step t0,
    each layer's `surrogate.accelerator.LayerDMD` predicts the weights h steps ahead. The
    training loss there, L_pred, is converted to the Adam step that first reaches it: the
@@ -33,6 +35,10 @@ from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 
 HORIZONS = (10, 25, 50, 100, 200, 400)
+FIELD = {
+    "network": {"kind": "field", "width": 128, "depth": 2},
+    "optimizer": {"lr": 0.001, "batch_size": 0},
+}
 
 
 class Trajectory:
@@ -117,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--out", default="bench/results/predictability.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    spec = resolve_spec({"device": "cpu"})
+    spec = resolve_spec(FIELD | {"device": "cpu"})
     w = args.window
 
     traj = Trajectory(args.dataset, spec, args.seed)

@@ -1,6 +1,6 @@
 """Benchmark: FLOPs and wall-clock of POD-DMD accelerated training against Adam baselines.
 
-    .venv/bin/python bench/training.py --dataset results/plume/dataset.npz --steps 1000 \\
+    .venv/bin/python bench/training.py --dataset results/plume/dataset.npz --steps 6500 \\
         --seeds 0 1 2 --moments --out bench/results/training.json
 
 Per seed it trains plain Adam (the baseline: learning rate of the config), the POD-DMD method
@@ -142,14 +142,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
     parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=None, help="default: the spec's steps")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--moments", action="store_true", help="also ablate moment policies")
     parser.add_argument("--out", default="bench/results/training.json")
     args = parser.parse_args(argv)
 
-    spec = resolve_spec(json.loads(args.spec) | {"steps": args.steps, "threads": 1})
+    given = json.loads(args.spec) | {"threads": 1}
+    spec = resolve_spec(given | ({"steps": args.steps} if args.steps else {}))
     spec["device"] = "cpu"
     lr = spec["optimizer"]["lr"]
 

@@ -15,10 +15,11 @@ from surrogate.train import main, run_training
 SPEC = {
     "device": "cpu",
     "steps": 40,
-    "network": {"width": 12, "depth": 2},
-    "optimizer": {"lr": 0.01},
+    "network": {"kind": "field", "width": 12, "depth": 2},
+    "optimizer": {"lr": 0.01, "batch_size": 0},
+    "eval_every": 1,
     "checkpoint_every": 10,
-    "dmd": {"window": 4, "horizon": 30, "moments": "rescale"},
+    "dmd": {"window": 4, "stride": 1, "horizon": 30, "moments": "rescale"},
 }
 
 
