@@ -2,7 +2,8 @@
 
 The field network is the regression of Tano, Portwood & Ragusa (arXiv:2006.14371): the PDE
 parameters in, the whole concentration field (N values) out. The pointwise network maps
-(coordinates, parameters) to one value and is trained on mini-batches of points.
+(coordinates, parameters) to one value and is trained on mini-batches of points; it is the
+default, being the more accurate per training FLOP on the plume data (docs/networks.md).
 """
 
 import torch

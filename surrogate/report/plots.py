@@ -71,14 +71,25 @@ def plot_loss_curves(
     for ax, loss in zip(axes, LOSS_TITLES, strict=True):
         for (method, _seed), run in curves.items():
             colour = colours[method]
-            ax.plot(run[x], run[loss], color=colour, lw=0.9, alpha=0.75)
+            # Records without this loss (train.eval_every > 1 for the validation loss) are
+            # left out of the line, and events are marked on it by linear interpolation.
+            known = np.isfinite(run[loss])
+            if not known.any():
+                continue
+            xs, ys = run[x][known], run[loss][known]
+            ax.plot(xs, ys, color=colour, lw=0.9, alpha=0.75)
             for event in EVENT_STYLES:
                 at = run["event"] == event
                 if not at.any():
                     continue
                 seen_events.add(event)
-                ax.scatter(run[x][at], run[loss][at], zorder=3, **_event_marker(event, colour))
-        finals = [run[loss][-1] for (method, _), run in curves.items() if method == baseline]
+                marks = np.interp(run[x][at], xs, ys)
+                ax.scatter(run[x][at], marks, zorder=3, **_event_marker(event, colour))
+        finals = [
+            run[loss][np.isfinite(run[loss])][-1]
+            for (method, _), run in curves.items()
+            if method == baseline and np.isfinite(run[loss]).any()
+        ]
         ax.axhline(np.nanmean(finals), color="0.4", ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_xlabel(X_LABELS[x])

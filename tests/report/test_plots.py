@@ -4,6 +4,7 @@ import imageio.v3 as iio
 import numpy as np
 from report_synthetic import diagnostics
 
+from surrogate.report import plots
 from surrogate.report.plots import plot_dmd_eigenvalues, plot_pod_spectra, read_diagnostics
 
 
@@ -31,3 +32,30 @@ def test_no_jumps_gives_an_explaining_figure(tmp_path):
         image = iio.imread(tmp_path / name)
         assert image.shape[:2] == (75, 300)
         assert np.std(image[..., :3]) > 5  # the message is drawn
+
+
+def test_loss_curves_join_sparse_validation_records_and_mark_events_on_them(tmp_path, monkeypatch):
+    # Validation loss every 5th record (train.eval_every = 5), a jump at a record without one.
+    steps = np.arange(1, 21)
+    val = np.where(steps % 5 == 0, 1.0 / steps, np.nan)
+    events = np.array(["jump_accepted" if s == 7 else "" for s in steps], dtype=object)
+    run = {
+        "step": steps,
+        "flops": 10.0 * steps,
+        "wall_s": 0.1 * steps,
+        "val_loss": val,
+        "train_loss": 1.0 / steps,
+        "event": events,
+    }
+    figures = []
+    monkeypatch.setattr(plots.plt, "close", figures.append)
+    plots.plot_loss_curves({("dmd", 0): run}, "flops", tmp_path / "f.png", baseline="dmd")
+    val_ax, train_ax = figures[0].axes[:2]
+    line = val_ax.lines[0]
+    np.testing.assert_array_equal(line.get_xdata(), [50.0, 100.0, 150.0, 200.0])
+    assert len(train_ax.lines[0].get_xdata()) == 20
+    # The marker sits on the line between the records at steps 5 and 10.
+    mark = val_ax.collections[0].get_offsets()[0]
+    np.testing.assert_allclose(mark, [70.0, 0.2 + 0.4 * (0.1 - 0.2)])
+    # The baseline's final loss is its last recorded validation loss.
+    np.testing.assert_allclose(val_ax.lines[1].get_ydata(), [0.05, 0.05])
