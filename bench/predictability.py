@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from surrogate.accelerator import LayerDMD, parameter_groups
 from surrogate.data import load_dataset
@@ -54,14 +55,11 @@ class Trajectory:
         self.bounds = np.cumsum([0, *sizes])
 
     def weights(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).clone()
+        return parameters_to_vector(self.model.parameters()).detach().clone()
 
     @torch.no_grad()
     def set_weights(self, flat: torch.Tensor) -> None:
-        offset = 0
-        for p in self.model.parameters():
-            p.copy_(flat[offset : offset + p.numel()].view_as(p))
-            offset += p.numel()
+        vector_to_parameters(flat, self.model.parameters())
 
     def loss(self) -> float:
         return float(self.problem.loss(self.model, "train"))

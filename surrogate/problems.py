@@ -40,10 +40,13 @@ class FieldProblem:
         self.n_train = train.size
         wanted = spec["check_samples"]
         self.n_check = self.n_train if wanted == 0 else min(wanted, self.n_train)
-        picker = torch.Generator().manual_seed(seed)
-        pick = torch.randperm(self.n_train, generator=picker)[: self.n_check].sort().values
-        self.x_check = self.x["train"][pick.to(device)]
-        self.y_check = self.y["train"][pick.to(device)]
+        if self.n_check == self.n_train:
+            self.x_check, self.y_check = self.x["train"], self.y["train"]
+        else:
+            picker = torch.Generator().manual_seed(seed)
+            pick = torch.randperm(self.n_train, generator=picker)[: self.n_check].sort().values
+            pick = pick.to(device)
+            self.x_check, self.y_check = self.x["train"][pick], self.y["train"][pick]
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, dtype=torch.float32, device=self.device)
