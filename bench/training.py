@@ -4,10 +4,11 @@
         --seeds 0 1 2 --moments --out bench/results/training.json
 
 Per seed it trains plain Adam (the baseline: learning rate of the config), the POD-DMD method
-(same initial weights, data, learning rate), a tuned baseline (the best constant learning rate
-of a sweep on the first seed, then with a cosine schedule) and the DMD method on top of that
-tuned schedule, with the moment policy (train.dmd.moments) that a sweep on the first seed finds
-best on that schedule: both methods get one tuning sweep, chosen by final validation loss.
+(same initial weights, data, learning rate), a tuned baseline (the best learning rate and
+schedule of a sweep on the first seed: the config's rate, 3e-3 and 1e-2, each constant and
+cosine) and the DMD method on top of that tuned schedule, with the moment policy
+(train.dmd.moments) that a sweep on the first seed finds best on that schedule: both methods
+get one tuning sweep, chosen by final validation loss.
 Targets, on the training and on the validation loss, come from the baseline's own curve:
 (a) its final loss, (b) QuACK's 1%-relative-loss target L_min + 0.01 (L_0 - L_min) (Luo et
 al., NeurIPS 2023). Speed-up = baseline FLOPs (or wall seconds) to the target / the method's,
@@ -31,6 +32,7 @@ from surrogate.spec import resolve_spec
 from surrogate.train import run_training
 
 LR_SWEEP = (0.003, 0.01)
+SCHEDULES = ("constant", "cosine")
 
 
 def _run(job: tuple) -> tuple[str, int, list[dict]]:
@@ -166,7 +168,9 @@ def main(argv=None):
 
     jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
     jobs += [("dmd", "dmd", s, spec, args.dataset) for s in args.seeds]
-    sweep = {f"adam_lr{x:g}": with_opt(lr=x) for x in LR_SWEEP}
+    grid = [(x, sched) for x in (lr, *LR_SWEEP) for sched in SCHEDULES]
+    grid = [g for g in grid if g != (lr, spec["optimizer"]["schedule"])]  # that is "adam"
+    sweep = {f"adam_lr{x:g}_{sched}": with_opt(lr=x, schedule=sched) for x, sched in grid}
     jobs += [(name, "adam", args.seeds[0], s, args.dataset) for name, s in sweep.items()]
     if args.moments:
         for policy in MOMENT_POLICIES:
@@ -174,28 +178,45 @@ def main(argv=None):
             jobs.append((f"dmd_moments_{policy}", "dmd", args.seeds[0], moment_spec, args.dataset))
     execute(jobs)
 
-    # Tuned baseline: the sweep's best final validation loss (the config's lr included), then
-    # a cosine schedule at that rate on every seed. The DMD method rides the same schedule with
-    # the moment policy that is best on it for the first seed (its own one-knob sweep).
+    # Tuned baseline: the sweep's best final validation loss (the config's own setting
+    # included) on every seed. The DMD method rides the same setting with the moment policy
+    # that is best on it for the first seed (its own one-knob sweep).
     first = args.seeds[0]
-    finals = {lr: runs["adam"][first]["records"][-1]["val_loss"]}
-    finals |= {x: runs[f"adam_lr{x:g}"][first]["records"][-1]["val_loss"] for x in LR_SWEEP}
-    best_lr = min(finals, key=lambda x: _finite_or_inf(finals[x]))
-    tuned = with_opt(lr=best_lr, schedule="cosine")
+    finals = {(lr, spec["optimizer"]["schedule"]): runs["adam"][first]["records"][-1]["val_loss"]}
+    finals |= {
+        (x, sched): runs[f"adam_lr{x:g}_{sched}"][first]["records"][-1]["val_loss"]
+        for x, sched in grid
+    }
+    best_lr, best_schedule = min(finals, key=lambda g: _finite_or_inf(finals[g]))
+    tuned = with_opt(lr=best_lr, schedule=best_schedule)
 
     def tuned_dmd(policy):
         return tuned | {"dmd": tuned["dmd"] | {"moments": policy}}
 
+    same = tuned["optimizer"] == spec["optimizer"]  # the config's own setting won the sweep
+    if same:
+        runs["adam_tuned"] = runs["adam"]
+        if args.moments:  # and the moment sweep on it has run already
+            for p in MOMENT_POLICIES:
+                runs[f"dmd_tuned_{p}"] = runs[f"dmd_moments_{p}"]
     execute(
-        [("adam_tuned", "adam", s, tuned, args.dataset) for s in args.seeds]
-        + [(f"dmd_tuned_{p}", "dmd", first, tuned_dmd(p), args.dataset) for p in MOMENT_POLICIES]
+        ([] if same else [("adam_tuned", "adam", s, tuned, args.dataset) for s in args.seeds])
+        + [
+            (f"dmd_tuned_{p}", "dmd", first, tuned_dmd(p), args.dataset)
+            for p in MOMENT_POLICIES
+            if f"dmd_tuned_{p}" not in runs
+        ]
     )
     moment_finals = {
         p: runs[f"dmd_tuned_{p}"][first]["records"][-1]["val_loss"] for p in MOMENT_POLICIES
     }
     best_policy = min(moment_finals, key=lambda p: _finite_or_inf(moment_finals[p]))
-    runs["dmd_tuned"] = {first: runs[f"dmd_tuned_{best_policy}"][first]}
-    execute([("dmd_tuned", "dmd", s, tuned_dmd(best_policy), args.dataset) for s in args.seeds[1:]])
+    if same and best_policy == spec["dmd"]["moments"]:
+        runs["dmd_tuned"] = runs["dmd"]
+    else:
+        runs["dmd_tuned"] = {first: runs[f"dmd_tuned_{best_policy}"][first]}
+        rest = args.seeds[1:]
+        execute([("dmd_tuned", "dmd", s, tuned_dmd(best_policy), args.dataset) for s in rest])
     pool.shutdown()
 
     all_seed_methods = ["adam", "dmd", "adam_tuned", "dmd_tuned"]
@@ -210,10 +231,10 @@ def main(argv=None):
         "dataset": args.dataset,
         "spec": spec,
         "seeds": args.seeds,
-        "lr_sweep_final_val_loss": {str(k): v for k, v in finals.items()},
+        "sweep_final_val_loss": {f"lr{x:g}_{sched}": v for (x, sched), v in finals.items()},
         "tuned": {
             "lr": best_lr,
-            "schedule": "cosine",
+            "schedule": best_schedule,
             "dmd_moments": best_policy,
             "dmd_moments_sweep_final_val_loss": moment_finals,
         },

@@ -5,7 +5,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
 
 1. Every ``stride`` optimizer steps, each layer's parameters (weight and bias of one module
    form one group) are copied into a preallocated ring buffer of ``window`` snapshots on the
-   parameters' device (no host synchronisation).
+   parameters' device (no host synchronisation). With ``snapshots="mean"`` a snapshot is the
+   mean of the parameters over the ``stride`` steps it closes instead (mini-batch noise
+   averages out of the increments); a jump then extrapolates that averaged trajectory from its
+   newest point.
 2. When the window is full, per layer: POD of the weight *increments* between snapshots by the
    method of snapshots (`surrogate.pod.POD`, float64 Gram matrix, rank policy
    `surrogate.pod.select_rank`), optionally in the inner product of Adam's preconditioner
@@ -71,6 +74,7 @@ MOMENT_POLICIES = ("keep", "reset", "zero_first", "rescale")
 UNSTABLE_POLICIES = ("clip", "drop")
 COORDINATES = ("raw", "preconditioned")
 SEARCHES = ("backtrack", "best", "scan", "longest")
+SNAPSHOTS = ("sample", "mean")
 
 
 @dataclass
@@ -204,10 +208,14 @@ class DMDAccelerator:
         model: the network whose parameters the ``optimizer`` updates.
         optimizer: any torch.optim optimizer (``coordinates="preconditioned"`` needs Adam/AdamW).
         stride: optimizer steps between snapshots (>= 1).
+        snapshots: ``"sample"``: a snapshot is the parameters at its step; ``"mean"``: their
+            mean over the ``stride`` steps up to it (the first snapshot after a jump averages
+            the ``stride`` steps after it, so snapshots stay evenly spaced).
         window: snapshots per DMD model (>= 3: m snapshots give m - 1 increments, and DMD needs
             at least two of them).
         start: first training step at which snapshots are taken (>= 1), to skip the initial
-            transient.
+            transient (with mean snapshots, the first one averages steps start .. start +
+            stride - 1).
         warmup: steps after a jump (accepted or not) before snapshots resume (>= 0).
         retry: new snapshots needed before trying again after a rejected jump (1..window; the
             window slides); None means a fresh window.
@@ -241,6 +249,7 @@ class DMDAccelerator:
         optimizer: torch.optim.Optimizer,
         *,
         stride: int = 1,
+        snapshots: str = "sample",
         window: int = 10,
         start: int = 1,
         warmup: int = 0,
@@ -259,6 +268,7 @@ class DMDAccelerator:
         eval_flops: int = 0,
     ):
         self.stride = check_int("stride", stride, 1)
+        self.snapshots = _check_choice("snapshots", snapshots, SNAPSHOTS)
         # m snapshots give m - 1 increments, and DMD needs at least two of them.
         self.window = check_int("window", window, 3)
         self.start = check_int("start", start, 1)
@@ -310,10 +320,16 @@ class DMDAccelerator:
             )
             for _, params in self.groups
         ]
+        # Running sums of the parameters since the last snapshot (snapshots="mean" only).
+        self.sums = (
+            [torch.zeros_like(b[0]) for b in self.buffers] if self.snapshots == "mean" else []
+        )
+        self._summed = 0
         self.flops = 0
         self.diagnostics: list[dict] = []
         self._step = 0
-        self._next_snapshot = self.start
+        # A mean snapshot closes the stride steps from `start` on.
+        self._next_snapshot = self.start + (self.stride - 1 if self.sums else 0)
         self._head = 0  # slot of the next snapshot
         self._count = 0  # valid snapshots in the buffer
         self._since = 0  # snapshots since the last jump attempt
@@ -323,6 +339,8 @@ class DMDAccelerator:
     def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
         """Record a snapshot when due; when the window is full, try a jump."""
         self._step += 1
+        if self.sums and self._step > self._next_snapshot - self.stride:
+            self._accumulate()
         if self._step < self._next_snapshot:
             return None
         self._snapshot()
@@ -341,6 +359,8 @@ class DMDAccelerator:
             "needed": self._needed,
             "flops": self.flops,
             "buffers": [b.clone() for b in self.buffers],
+            "sums": [b.clone() for b in self.sums],
+            "summed": self._summed,
             "diagnostics": [dict(d) for d in self.diagnostics],
         }
 
@@ -349,8 +369,12 @@ class DMDAccelerator:
             a.shape != b.shape for a, b in zip(state["buffers"], self.buffers, strict=True)
         ):
             raise ValueError("accelerator state does not match this model and window")
-        for mine, saved in zip(self.buffers, state["buffers"], strict=True):
+        sums = state.get("sums", [])
+        if len(sums) != len(self.sums):
+            raise ValueError(f"accelerator state was not saved with snapshots={self.snapshots!r}")
+        for mine, saved in zip(self.buffers + self.sums, state["buffers"] + sums, strict=True):
             mine.copy_(saved)
+        self._summed = int(state.get("summed", 0))
         self._step = int(state["step"])
         self._next_snapshot = int(state["next_snapshot"])
         self._head, self._count = int(state["head"]), int(state["count"])
@@ -359,13 +383,34 @@ class DMDAccelerator:
         self.diagnostics = [dict(d) for d in state["diagnostics"]]
 
     # ------------------------------------------------------------------ internals
+    @staticmethod
+    @torch.no_grad()
+    def _flat(params: list[nn.Parameter], out: torch.Tensor, add: bool = False):
+        """Write (or add) the parameters into the flat vector ``out``."""
+        offset = 0
+        for p in params:
+            view = out[offset : offset + p.numel()]
+            (view.add_ if add else view.copy_)(p.reshape(-1))
+            offset += p.numel()
+
+    def _accumulate(self):
+        for (_, params), total in zip(self.groups, self.sums, strict=True):
+            self._flat(params, total, add=True)
+            self.flops += total.numel()
+        self._summed += 1
+
     @torch.no_grad()
     def _snapshot(self):
-        for (_, params), buffer in zip(self.groups, self.buffers, strict=True):
-            offset = 0
-            for p in params:
-                buffer[self._head, offset : offset + p.numel()].copy_(p.reshape(-1))
-                offset += p.numel()
+        for (_, params), buffer, total in zip(
+            self.groups, self.buffers, self.sums or [None] * len(self.buffers), strict=True
+        ):
+            if total is None:
+                self._flat(params, buffer[self._head])
+            else:
+                torch.div(total, self._summed, out=buffer[self._head])
+                total.zero_()
+                self.flops += total.numel()
+        self._summed = 0
         self._head = (self._head + 1) % self.window
         self._count = min(self._count + 1, self.window)
         self._since += 1
@@ -427,6 +472,12 @@ class DMDAccelerator:
                     }
                 )
                 continue
+            # The weights now, which a rejected jump restores: with mean snapshots they are not
+            # the newest snapshot (the point the averaged trajectory is extrapolated from).
+            current = snapshots[-1]
+            if self.sums:
+                current = torch.empty_like(current)
+                self._flat(params, current)
             model = LayerDMD(
                 increments,
                 snapshots[-1],
@@ -437,7 +488,7 @@ class DMDAccelerator:
                 weights=weights,
             )
             self.flops += model.fit_flops
-            models.append((params, model))
+            models.append((params, model, current))
             layers.append({"name": name} | model.summary())
 
         tried, losses, best, written = [], [], None, None
@@ -448,7 +499,7 @@ class DMDAccelerator:
             for model in models:
                 if model is None:
                     continue
-                params, layer = model
+                params, layer, _ = model
                 candidates.append((params, layer.extrapolate(horizon, scale, self.unit_tol)))
                 self.flops += layer.extrapolate_flops
             tried.append("inf" if math.isinf(horizon) else horizon * self.stride)
@@ -475,7 +526,7 @@ class DMDAccelerator:
         if best is None:
             for model in models:
                 if model is not None:
-                    self._write(model[0], model[1].last)
+                    self._write(model[0], model[2])
             loss_after = next((x for x in reversed(losses) if x is not None), None)
         else:
             loss_after = best[0]
@@ -488,7 +539,12 @@ class DMDAccelerator:
         self._needed = self.window if accepted is not None else self.retry
         if accepted is not None:
             self._count = 0
-        self._next_snapshot = self._step + self.warmup + 1
+        # Keep snapshots evenly spaced where the window goes on (a sliding retry) or where a
+        # snapshot averages the stride steps up to it.
+        sliding = accepted is None and self.retry < self.window
+        self._next_snapshot = (
+            self._step + self.warmup + (self.stride if self.sums or sliding else 1)
+        )
         kind = "jump_accepted" if accepted is not None else "jump_rejected"
         self.diagnostics.append(
             {"step": self._step, "event": kind, "horizon": accepted, "layers": layers}
@@ -506,7 +562,10 @@ class DMDAccelerator:
 
     def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
         self._since, self._needed = 0, self.retry
-        self._next_snapshot = self._step + self.warmup + 1
+        sliding = self.retry < self.window
+        self._next_snapshot = (
+            self._step + self.warmup + (self.stride if self.sums or sliding else 1)
+        )
         self.diagnostics.append(
             {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}
         )

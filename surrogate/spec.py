@@ -28,6 +28,7 @@ DEFAULTS = {
     "check_samples": 200,
     "dmd": {
         "stride": 10,
+        "snapshots": "sample",
         "window": 20,
         "start": 1,
         "warmup": 0,

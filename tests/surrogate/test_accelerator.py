@@ -82,19 +82,22 @@ def train(model, optimizer, accel, steps, seed=1):
     return events
 
 
-def test_state_dict_round_trip_continues_identically():
+@pytest.mark.parametrize(("snapshots", "stride"), [("sample", 1), ("mean", 2)])
+def test_state_dict_round_trip_continues_identically(snapshots, stride):
+    settings = {"window": 5, "horizon": 20, "moments": "rescale"}
+    settings |= {"snapshots": snapshots, "stride": stride}
     model, optimizer = make_model_and_optimizer()
-    accel = DMDAccelerator(model, optimizer, window=5, horizon=20, moments="rescale")
+    accel = DMDAccelerator(model, optimizer, **settings)
     train(model, optimizer, accel, 13)
     twin_model, twin_optimizer = make_model_and_optimizer(seed=5)
     # Deep copies, as a checkpoint file would hold: state_dict() returns live tensors.
     twin_model.load_state_dict(copy.deepcopy(model.state_dict()))
     twin_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
-    twin = DMDAccelerator(twin_model, twin_optimizer, window=5, horizon=20, moments="rescale")
+    twin = DMDAccelerator(twin_model, twin_optimizer, **settings)
     twin.load_state_dict(accel.state_dict())
     assert twin.flops == accel.flops and twin.diagnostics == accel.diagnostics
-    events = train(model, optimizer, accel, 17, seed=2)
-    twin_events = train(twin_model, twin_optimizer, twin, 17, seed=2)
+    events = train(model, optimizer, accel, 17 * stride, seed=2)
+    twin_events = train(twin_model, twin_optimizer, twin, 17 * stride, seed=2)
     assert events == twin_events
     assert any(e is not None for e in events)
     for a, b in zip(model.parameters(), twin_model.parameters(), strict=True):
@@ -279,6 +282,66 @@ def test_layer_dmd_predicts_gradient_descent_on_a_quadratic_exactly():
     assert layer.extrapolate_flops == 3 * 5 * 4 + 2 * 4 * 5 + 4 * 4
 
 
+def quadratic_descent(stride: int, steps: int, seed: int = 1):
+    """Gradient descent on 0.5 w'Hw - c'w (4 x 4 H) with a mean-snapshot accelerator."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+    h = q @ torch.diag(torch.tensor([1.0, 0.5, 0.2, 0.05], dtype=torch.float64)) @ q.T
+    c = torch.randn(4, generator=g, dtype=torch.float64)
+    model = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.zero_()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    accel = DMDAccelerator(
+        model, optimizer, stride=stride, snapshots="mean", window=6, rank=1.0, unit_tol=1e-6
+    )
+
+    def loss_fn():
+        w = model.weight[0]
+        return 0.5 * w @ h @ w - c @ w
+
+    path, events = [], []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn().backward()
+        optimizer.step()
+        path.append(model.weight[0].detach().clone())
+        events.append(accel.step(loss_fn))
+    return path, events, accel, torch.linalg.solve(h, c)
+
+
+def test_mean_snapshots_average_the_stride_and_jump_to_the_fixed_point():
+    # Means over `stride` steps of a linear recurrence obey the same recurrence (eigenvalues
+    # (1 - lr h)^stride), so 6 mean snapshots of the rank-4 dynamics determine its limit H^-1 c.
+    stride = 3
+    path, events, accel, minimiser = quadratic_descent(stride, 5 * stride)
+    assert all(e is None for e in events) and accel._count == 5
+    for k in range(5):
+        want = torch.stack(path[k * stride : (k + 1) * stride]).mean(0)
+        torch.testing.assert_close(accel.buffers[0][k], want, rtol=0, atol=1e-15)
+    path, events, accel, minimiser = quadratic_descent(stride, 6 * stride)
+    assert events[-1].kind == "jump_accepted" and events[-1].info["horizon"] == "inf"
+    eigs = np.sort(accel.diagnostics[-1]["layers"][0]["eigs_real"])
+    np.testing.assert_allclose(eigs, np.sort([0.5**3, 0.75**3, 0.9**3, 0.975**3]), atol=1e-8)
+    weight = next(accel.model.parameters())[0].detach()
+    torch.testing.assert_close(weight, minimiser, rtol=1e-8, atol=1e-8)
+
+
+def test_rejected_mean_snapshot_jump_restores_the_current_weights():
+    model, optimizer = make_model_and_optimizer()
+    accel = DMDAccelerator(model, optimizer, stride=2, snapshots="mean", window=3, horizon=10)
+    train(model, optimizer, accel, 5)
+    optimizer.zero_grad()
+    torch.sum(model(torch.ones(1, 3)) ** 2).backward()
+    optimizer.step()
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = []
+    event = accel.step(lambda: calls.append(1) or torch.tensor(1.0 if len(calls) == 1 else 2.0))
+    assert event.kind == "jump_rejected" and len(calls) > 1
+    for a, b in zip(before, model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_unstable_eigenvalues_are_not_extrapolated():
     # Exactly geometric growth x_k = 1.1^k x_0: the one DMD eigenvalue is 1.1.
     model = nn.Linear(2, 1, bias=False)
@@ -316,6 +379,7 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         ({"search": "golden"}, "search must be one of .*, got 'golden'"),
         ({"backtrack": 1.5}, "backtrack must be in \\(0, 1\\), got 1.5"),
         ({"stride": 0}, "stride must be an integer >= 1, got 0"),
+        ({"snapshots": "median"}, "snapshots must be one of .*, got 'median'"),
         ({"retry": 20, "window": 10}, "retry must be <= window"),
         ({"unit_tol": -0.1}, "unit_tol"),
     ],

@@ -1,0 +1,69 @@
+"""bench/training.py end to end on a tiny dataset: the JSON it writes and the tuning sweep."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.surrogate.conftest import write_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench" / "training.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_targets_and_costs_follow_the_baseline_curve():
+    bench = load_bench()
+    curve = [
+        {"step": s, "flops": 10 * s, "wall_s": s / 10, "val_loss": v}
+        for s, v in [(1, 1.0), (2, 0.5), (3, 0.2), (4, 0.1), (5, 0.15)]
+    ]
+    t = bench.targets(curve, "val_loss")
+    # final 0.15; QuACK: L_min + 0.01 (L_0 - L_min) = 0.1 + 0.009
+    assert t == {"final": 0.15, "quack_1pct": pytest.approx(0.109)}
+    # first record at or below 0.15: step 4
+    assert bench.cost_to(curve, "val_loss", t["final"]) == (40, 0.4)
+    assert bench.cost_to(curve, "val_loss", 0.01) == (None, None)
+
+
+def test_bench_writes_speedups_of_every_method(tmp_path):
+    dataset = write_dataset(tmp_path / "dataset.npz")
+    out = tmp_path / "training.json"
+    spec = {
+        "network": {"kind": "field", "width": 8, "depth": 1},
+        "optimizer": {"batch_size": 0},
+        "eval_every": 1,
+        "dmd": {"stride": 1, "window": 5, "horizon": 20, "max_backtracks": 1},
+    }
+    argv = ["--dataset", str(dataset), "--steps", "30", "--seeds", "0", "1", "--jobs", "1"]
+    # Its own process, as users run it (the bench forks its worker pool).
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(BENCH), *argv, "--spec", json.dumps(spec), "--out", str(out)]
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
+    result = json.loads(out.read_text())
+    # The sweep: 3 learning rates x 2 schedules on the first seed, the config's one included.
+    assert len(result["sweep_final_val_loss"]) == 6
+    best = min(result["sweep_final_val_loss"].values())
+    tuned = result["tuned"]
+    assert result["sweep_final_val_loss"][f"lr{tuned['lr']:g}_{tuned['schedule']}"] == best
+    for target in ("val_loss/final", "val_loss/quack_1pct", "train_loss/final"):
+        for seed in ("0", "1"):
+            row = result["per_seed"][target][seed]
+            # The baseline against itself: exactly 1 at both targets.
+            assert row["adam"]["flops_speedup"] == 1.0
+            for method in ("dmd", "adam_tuned", "dmd_tuned"):
+                assert method in row
+    for method in ("adam", "dmd", "adam_tuned", "dmd_tuned"):
+        assert set(result["final"][method]) == {"0", "1"}
+    # Plain Adam spends nothing beyond its steps.
+    assert result["final"]["adam"]["0"]["overhead"]["flops"] == 0
