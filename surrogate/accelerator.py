@@ -210,7 +210,8 @@ class DMDAccelerator:
         stride: optimizer steps between snapshots (>= 1).
         snapshots: ``"sample"``: a snapshot is the parameters at its step; ``"mean"``: their
             mean over the ``stride`` steps up to it (the first snapshot after a jump averages
-            the ``stride`` steps after it, so snapshots stay evenly spaced).
+            the ``stride`` steps after it, so snapshots stay evenly spaced). The same with a
+            stride of 1.
         window: snapshots per DMD model (>= 3: m snapshots give m - 1 increments, and DMD needs
             at least two of them).
         start: first training step at which snapshots are taken (>= 1), to skip the initial
@@ -320,10 +321,10 @@ class DMDAccelerator:
             )
             for _, params in self.groups
         ]
-        # Running sums of the parameters since the last snapshot (snapshots="mean" only).
-        self.sums = (
-            [torch.zeros_like(b[0]) for b in self.buffers] if self.snapshots == "mean" else []
-        )
+        # Running sums of the parameters since the last snapshot (snapshots="mean" only; the
+        # mean over a stride of 1 is the sample).
+        averaged = self.snapshots == "mean" and self.stride > 1
+        self.sums = [torch.zeros_like(b[0]) for b in self.buffers] if averaged else []
         self._summed = 0
         self.flops = 0
         self.diagnostics: list[dict] = []

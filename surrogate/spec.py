@@ -27,9 +27,9 @@ DEFAULTS = {
     "check_points": 16384,
     "check_samples": 200,
     "dmd": {
-        "stride": 10,
-        "snapshots": "sample",
-        "window": 20,
+        "stride": 20,
+        "snapshots": "mean",
+        "window": 15,
         "start": 1,
         "warmup": 0,
         "retry": None,
@@ -42,7 +42,7 @@ DEFAULTS = {
         "search": "longest",
         "unit_tol": 0.001,
         "unstable": "clip",
-        "moments": "keep",
+        "moments": "rescale",
         "coordinates": "raw",
     },
     # Mirrors NodeKoopmanAccelerator's keyword defaults (checked in tests/koopman).

@@ -67,3 +67,25 @@ def test_bench_writes_speedups_of_every_method(tmp_path):
         assert set(result["final"][method]) == {"0", "1"}
     # Plain Adam spends nothing beyond its steps.
     assert result["final"]["adam"]["0"]["overhead"]["flops"] == 0
+
+
+def test_ablation_bench_compares_variants_with_adam(tmp_path):
+    dataset = write_dataset(tmp_path / "dataset.npz")
+    out = tmp_path / "ablation.json"
+    argv = ["--dataset", str(dataset), "--steps", "60", "--seeds", "0", "--jobs", "1"]
+    argv += ["--variants", "sample", "mean", "--out", str(out)]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv]
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
+    result = json.loads(out.read_text())
+    assert set(result["summary"]) == {"sample", "mean"}
+    assert result["variants"]["mean"]["snapshots"] == "mean"
+    for name in ("sample", "mean"):
+        row = result["per_seed"][name]["0"]
+        # 60 steps, a snapshot every 10: at most one window of 20 -> no jump yet.
+        assert row["jumps_accepted"] + row["jumps_rejected"] == 0
+    # Without a jump the DMD method trains exactly as Adam does: sampled snapshots are free
+    # (copies), mean snapshots cost their sums, so the same step costs more FLOPs.
+    for target in ("final", "quack_1pct"):
+        assert result["per_seed"]["sample"]["0"]["flops_speedup"][target] == 1.0
+        assert 0.9 < result["per_seed"]["mean"]["0"]["flops_speedup"][target] < 1.0

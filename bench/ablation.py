@@ -1,0 +1,144 @@
+"""Benchmark: which settings of the POD-DMD accelerator save most on the default network.
+
+    .venv/bin/python bench/ablation.py --dataset results/plume/dataset.npz \\
+        --seeds 0 1 2 --out bench/results/ablation.json                    # about 20 min
+
+Plain Adam and the DMD method with each variant of ``VARIANTS`` (complete accelerator
+settings, so that changed defaults do not change the runs) on the default network and data,
+every seed. Speed-up = Adam's FLOPs to a validation-loss target / the variant's, all overheads
+counted, targets from Adam's curve of the same seed (its final loss; QuACK's 1 % target), as in
+bench/training.py. Each run is a separate process with one torch thread; two run at a time.
+"""
+
+import argparse
+import json
+import platform
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from training import _run, cost_to, targets
+
+from surrogate.spec import resolve_spec
+
+# Snapshots of the weights every 10 steps (the accelerator before mean snapshots).
+SAMPLE = {
+    "snapshots": "sample",
+    "stride": 10,
+    "window": 20,
+    "horizon": 1600,
+    "max_backtracks": 5,
+    "search": "longest",
+    "moments": "keep",
+}
+MEAN = SAMPLE | {"snapshots": "mean"}
+VARIANTS = {
+    "sample": SAMPLE,
+    "mean": MEAN,
+    # Jumps of 10 steps at most: what restarting from the averaged weights alone is worth.
+    "mean_horizon10": MEAN | {"horizon": 10, "max_backtracks": 0},
+    "mean_search_best": MEAN | {"search": "best"},
+    "mean_stride5": MEAN | {"stride": 5},
+    "mean_stride20": MEAN | {"stride": 20},
+    "mean_window10": MEAN | {"window": 10},
+    "mean_window30": MEAN | {"window": 30},
+    "mean_horizon6400": MEAN | {"horizon": 6400, "max_backtracks": 7},
+    "mean_rescale": MEAN | {"moments": "rescale"},
+    "mean_stride15_rescale": MEAN | {"stride": 15, "moments": "rescale"},
+    "mean_stride20_rescale": MEAN | {"stride": 20, "moments": "rescale"},
+    # The default (surrogate/spec.py): a jump attempt every 300 steps, as at stride 15.
+    "mean_stride20_window15_rescale": MEAN | {"stride": 20, "window": 15, "moments": "rescale"},
+}
+
+
+def speedups(records: list[dict], base: list[dict]) -> dict:
+    out = {}
+    for name, target in targets(base, "val_loss").items():
+        base_flops, _ = cost_to(base, "val_loss", target)
+        flops, _ = cost_to(records, "val_loss", target)
+        out[name] = base_flops / flops if flops else None
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="results/plume/dataset.npz")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=None, help="default: the spec's steps")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default="bench/results/ablation.json")
+    args = parser.parse_args(argv)
+
+    spec = resolve_spec({"threads": 1} | ({"steps": args.steps} if args.steps else {}))
+    spec["device"] = "cpu"
+    jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
+    for name in args.variants:
+        variant = spec | {"dmd": spec["dmd"] | VARIANTS[name]}
+        jobs += [(name, "dmd", s, variant, args.dataset) for s in args.seeds]
+    runs: dict[str, dict] = {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for name, seed, records, rel in pool.map(_run, jobs):
+            runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
+
+    per_seed, summary = {}, {}
+    for name in args.variants:
+        rows = {}
+        for seed in args.seeds:
+            run, base = runs[name][seed], runs["adam"][seed]["records"]
+            records = run["records"]
+            rows[str(seed)] = {
+                "flops_speedup": speedups(records, base),
+                "final_val_loss": records[-1]["val_loss"],
+                "test_rel_l2": run["test_rel_l2"],
+                "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
+                "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
+            }
+        per_seed[name] = rows
+        summary[name] = {}
+        for target in ("final", "quack_1pct"):
+            values = [r["flops_speedup"][target] for r in rows.values()]
+            reached = [v for v in values if v is not None]
+            summary[name][target] = {
+                "mean": float(np.mean(reached)) if reached else None,
+                "min": min(reached, default=None),
+                "max": max(reached, default=None),
+                "reached": f"{len(reached)}/{len(values)}",
+            }
+    adam = {
+        str(s): {
+            "final_val_loss": runs["adam"][s]["records"][-1]["val_loss"],
+            "test_rel_l2": runs["adam"][s]["test_rel_l2"],
+        }
+        for s in args.seeds
+    }
+    result = {
+        "dataset": args.dataset,
+        "spec": spec,
+        "seeds": args.seeds,
+        "variants": {name: VARIANTS[name] for name in args.variants},
+        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "summary": summary,
+        "per_seed": per_seed,
+        "adam": adam,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print("| variant | val, Adam's final | val, QuACK 1 % | test rel. L2 |\n|---|---|---|---|")
+    for name, by_target in summary.items():
+        cells = [
+            "not reached"
+            if t["mean"] is None
+            else f"{t['mean']:.2f} [{t['min']:.2f}-{t['max']:.2f}] ({t['reached']})"
+            for t in by_target.values()
+        ]
+        errors = [r["test_rel_l2"] for r in per_seed[name].values()]
+        cells.append(f"{min(errors):.3f}-{max(errors):.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
