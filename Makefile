@@ -34,13 +34,15 @@ lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
 
 # The solver benchmark, then the training ones on the default dataset (made if missing): the
-# network choice, DMD on the default (pointwise) network and on the full-batch field network.
+# network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
+# the full-batch field network.
 FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"batch_size": 0}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset"}}
 bench: $(STAMP)
 	$(PY) bench/solver.py
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments --steps 6500
+	$(PY) bench/ablation.py
 	$(PY) bench/training.py --moments --steps 1000 --spec '$(FIELD_SPEC)' --out bench/results/training_field.json
 	$(PY) bench/predictability.py
 

@@ -105,11 +105,13 @@ def test_state_dict_round_trip_continues_identically(snapshots, stride):
     assert accel.flops == twin.flops
 
 
-def snapshots_then_jump(loss_after, search="backtrack"):
+def snapshots_then_jump(loss_after, search="backtrack", **settings):
     """Fill a window, then attempt a jump with a loss that reports ``loss_after`` after it."""
     model, optimizer = make_model_and_optimizer()
-    accel = DMDAccelerator(model, optimizer, window=4, horizon=10, max_backtracks=2, search=search)
-    train(model, optimizer, accel, 3)
+    settings = {"window": 4, "horizon": 10, "max_backtracks": 2, "search": search} | settings
+    accel = DMDAccelerator(model, optimizer, **settings)
+    # The window fills at step stride x window (snapshots from step 1, or means of steps 1..).
+    train(model, optimizer, accel, settings.get("stride", 1) * settings["window"] - 1)
     optimizer.zero_grad()
     torch.sum(model(torch.ones(1, 3)) ** 2).backward()
     optimizer.step()
@@ -328,17 +330,10 @@ def test_mean_snapshots_average_the_stride_and_jump_to_the_fixed_point():
 
 
 def test_rejected_mean_snapshot_jump_restores_the_current_weights():
-    model, optimizer = make_model_and_optimizer()
-    accel = DMDAccelerator(model, optimizer, stride=2, snapshots="mean", window=3, horizon=10)
-    train(model, optimizer, accel, 5)
-    optimizer.zero_grad()
-    torch.sum(model(torch.ones(1, 3)) ** 2).backward()
-    optimizer.step()
-    before = [p.detach().clone() for p in model.parameters()]
-    calls = []
-    event = accel.step(lambda: calls.append(1) or torch.tensor(1.0 if len(calls) == 1 else 2.0))
+    # The newest snapshot is a mean, not the weights now; those are what must come back.
+    event, before, now, calls = snapshots_then_jump(1.5, stride=2, snapshots="mean", window=3)
     assert event.kind == "jump_rejected" and len(calls) > 1
-    for a, b in zip(before, model.parameters(), strict=True):
+    for a, b in zip(before, now, strict=True):
         assert torch.equal(a, b)
 
 
