@@ -1,7 +1,7 @@
 """Benchmark: which settings of the POD-DMD accelerator save most on the default network.
 
     .venv/bin/python bench/ablation.py --dataset results/plume/dataset.npz \\
-        --seeds 0 1 2 --out bench/results/ablation.json                    # about 25 min
+        --seeds 0 1 2 --out bench/results/ablation.json                    # about 45 min
 
 Plain Adam and the DMD method with each variant of ``VARIANTS`` (complete accelerator
 settings, so that changed defaults do not change the runs) on the default network and data,
