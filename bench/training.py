@@ -168,7 +168,8 @@ def main(argv=None):
 
     jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
     jobs += [("dmd", "dmd", s, spec, args.dataset) for s in args.seeds]
-    grid = [(x, sched) for x in (lr, *LR_SWEEP) for sched in SCHEDULES]
+    rates = dict.fromkeys((lr, *LR_SWEEP))  # the config's rate first, each rate once
+    grid = [(x, sched) for x in rates for sched in SCHEDULES]
     grid = [g for g in grid if g != (lr, spec["optimizer"]["schedule"])]  # that is "adam"
     sweep = {f"adam_lr{x:g}_{sched}": with_opt(lr=x, schedule=sched) for x, sched in grid}
     jobs += [(name, "adam", args.seeds[0], s, args.dataset) for name, s in sweep.items()]

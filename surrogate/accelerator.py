@@ -402,16 +402,15 @@ class DMDAccelerator:
 
     @torch.no_grad()
     def _snapshot(self):
-        for (_, params), buffer, total in zip(
-            self.groups, self.buffers, self.sums or [None] * len(self.buffers), strict=True
-        ):
-            if total is None:
-                self._flat(params, buffer[self._head])
-            else:
+        if self.sums:
+            for total, buffer in zip(self.sums, self.buffers, strict=True):
                 torch.div(total, self._summed, out=buffer[self._head])
                 total.zero_()
                 self.flops += total.numel()
-        self._summed = 0
+            self._summed = 0
+        else:
+            for (_, params), buffer in zip(self.groups, self.buffers, strict=True):
+                self._flat(params, buffer[self._head])
         self._head = (self._head + 1) % self.window
         self._count = min(self._count + 1, self.window)
         self._since += 1
@@ -540,12 +539,7 @@ class DMDAccelerator:
         self._needed = self.window if accepted is not None else self.retry
         if accepted is not None:
             self._count = 0
-        # Keep snapshots evenly spaced where the window goes on (a sliding retry) or where a
-        # snapshot averages the stride steps up to it.
-        sliding = accepted is None and self.retry < self.window
-        self._next_snapshot = (
-            self._step + self.warmup + (self.stride if self.sums or sliding else 1)
-        )
+        self._schedule_next_snapshot(rejected=accepted is None)
         kind = "jump_accepted" if accepted is not None else "jump_rejected"
         self.diagnostics.append(
             {"step": self._step, "event": kind, "horizon": accepted, "layers": layers}
@@ -563,10 +557,7 @@ class DMDAccelerator:
 
     def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
         self._since, self._needed = 0, self.retry
-        sliding = self.retry < self.window
-        self._next_snapshot = (
-            self._step + self.warmup + (self.stride if self.sums or sliding else 1)
-        )
+        self._schedule_next_snapshot(rejected=True)
         self.diagnostics.append(
             {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}
         )
@@ -580,6 +571,14 @@ class DMDAccelerator:
             "flops": self.flops - spent_before,
         }
         return Event("jump_rejected", info)
+
+    def _schedule_next_snapshot(self, rejected: bool):
+        """After a jump attempt: the first snapshot ``warmup`` steps on, evenly spaced with the
+        ones before where the window goes on (a sliding retry after a rejection) and wherever a
+        snapshot averages the ``stride`` steps up to it."""
+        sliding = rejected and self.retry < self.window
+        gap = self.stride if self.sums or sliding else 1
+        self._next_snapshot = self._step + self.warmup + gap
 
     def _update_moments(self, ratio: float):
         if self.moments == "keep":
