@@ -16,9 +16,8 @@ import platform
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
-from training import _run, cost_to, targets
+from training import _run, compare, summarise
 
 from surrogate.spec import resolve_spec
 
@@ -50,15 +49,6 @@ VARIANTS = {
 }
 
 
-def speedups(records: list[dict], base: list[dict]) -> dict:
-    out = {}
-    for name, target in targets(base, "val_loss").items():
-        base_flops, _ = cost_to(base, "val_loss", target)
-        flops, _ = cost_to(records, "val_loss", target)
-        out[name] = base_flops / flops if flops else None
-    return out
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
@@ -80,30 +70,27 @@ def main(argv=None):
         for name, seed, records, rel in pool.map(_run, jobs):
             runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
 
+    # Speed-ups on the validation loss, as bench/training.py computes them for its methods.
+    table = compare(runs, args.seeds)
+    by_target = summarise(table, args.variants)
+    names = ("final", "quack_1pct")
     per_seed, summary = {}, {}
     for name in args.variants:
         rows = {}
         for seed in args.seeds:
-            run, base = runs[name][seed], runs["adam"][seed]["records"]
+            run = runs[name][seed]
             records = run["records"]
             rows[str(seed)] = {
-                "flops_speedup": speedups(records, base),
+                "flops_speedup": {
+                    t: table[f"val_loss/{t}"][str(seed)][name]["flops_speedup"] for t in names
+                },
                 "final_val_loss": records[-1]["val_loss"],
                 "test_rel_l2": run["test_rel_l2"],
                 "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
                 "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
             }
         per_seed[name] = rows
-        summary[name] = {}
-        for target in ("final", "quack_1pct"):
-            values = [r["flops_speedup"][target] for r in rows.values()]
-            reached = [v for v in values if v is not None]
-            summary[name][target] = {
-                "mean": float(np.mean(reached)) if reached else None,
-                "min": min(reached, default=None),
-                "max": max(reached, default=None),
-                "reached": f"{len(reached)}/{len(values)}",
-            }
+        summary[name] = {t: by_target[f"val_loss/{t}"][name]["flops_speedup"] for t in names}
     adam = {
         str(s): {
             "final_val_loss": runs["adam"][s]["records"][-1]["val_loss"],
