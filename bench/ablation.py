@@ -12,12 +12,10 @@ bench/training.py. Each run is a separate process with one torch thread; two run
 
 import argparse
 import json
-import platform
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
-from training import _run, compare, summarise
+from training import _run, compare, machine, summarise
 
 from surrogate.spec import resolve_spec
 
@@ -103,7 +101,7 @@ def main(argv=None):
         "spec": spec,
         "seeds": args.seeds,
         "variants": {name: VARIANTS[name] for name in args.variants},
-        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "machine": machine("cpu"),
         "summary": summary,
         "per_seed": per_seed,
         "adam": adam,

@@ -19,6 +19,7 @@ thread; two run at a time.
 import argparse
 import json
 import math
+import multiprocessing
 import platform
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -140,6 +141,14 @@ def markdown(summary: dict, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def machine(device: str) -> dict:
+    """What the timings were taken on."""
+    out = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}
+    if device == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
@@ -148,19 +157,29 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--moments", action="store_true", help="also ablate moment policies")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where every run trains (cuda: use --jobs 1, so that runs do not share the GPU)",
+    )
     parser.add_argument("--out", default="bench/results/training.json")
     args = parser.parse_args(argv)
 
     given = json.loads(args.spec) | {"threads": 1}
     spec = resolve_spec(given | ({"steps": args.steps} if args.steps else {}))
-    spec["device"] = "cpu"
+    spec["device"] = args.device
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device here")
     lr = spec["optimizer"]["lr"]
 
     def with_opt(**opt):
         return spec | {"optimizer": spec["optimizer"] | opt}
 
     runs: dict[str, dict] = {}
-    pool = ProcessPoolExecutor(max_workers=args.jobs)
+    # CUDA cannot be used in a forked child of a process that has touched it.
+    context = multiprocessing.get_context("spawn" if args.device == "cuda" else None)
+    pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=context)
 
     def execute(jobs):
         for name, seed, records, rel in pool.map(_run, jobs):
@@ -239,7 +258,7 @@ def main(argv=None):
             "dmd_moments": best_policy,
             "dmd_moments_sweep_final_val_loss": moment_finals,
         },
-        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "machine": machine(args.device),
         "summary": summary,
         "per_seed": table,
         "summary_vs_tuned": tuned_summary,

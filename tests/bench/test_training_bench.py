@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.surrogate.conftest import write_dataset
 
@@ -89,3 +90,13 @@ def test_ablation_bench_compares_variants_with_adam(tmp_path):
     for target in ("final", "quack_1pct"):
         assert result["per_seed"]["sample"]["0"]["flops_speedup"][target] == 1.0
         assert 0.9 < result["per_seed"]["mean"]["0"]["flops_speedup"][target] < 1.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where no GPU is")
+def test_bench_on_cuda_without_a_gpu_says_so(tmp_path):
+    cmd = [sys.executable, str(BENCH), "--device", "cuda", "--out", str(tmp_path / "t.json")]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--device cuda: torch sees no CUDA device here" in done.stderr
+    assert not (tmp_path / "t.json").exists()
