@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments --steps 6500
 	$(PY) bench/ablation.py
+	$(PY) bench/jump_worth.py
 	$(PY) bench/training.py --moments --steps 1000 --spec '$(FIELD_SPEC)' --out bench/results/training_field.json
 	$(PY) bench/predictability.py
 

@@ -100,3 +100,16 @@ def test_bench_on_cuda_without_a_gpu_says_so(tmp_path):
     assert done.returncode == 2
     assert "--device cuda: torch sees no CUDA device here" in done.stderr
     assert not (tmp_path / "t.json").exists()
+
+
+def test_jump_worth_reads_steps_off_the_curve_without_the_jump():
+    spec = importlib.util.spec_from_file_location("jump_worth", ROOT / "bench" / "jump_worth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    without = [(0, 1.0), (25, 0.8), (50, 0.6), (75, 0.5), (100, 0.45)]
+    after = [(0, 0.7), (25, 0.5), (50, 0.44)]
+    # 0.7 is first reached at 50 (worth 50 - 0), 0.5 at 75 (75 - 25), 0.44 never.
+    assert module.worth(without, after) == {"0": 50, "25": 50, "50": None}
+    # A jump that made the loss higher: reached before the fork's own offset, negative worth.
+    assert module.worth(without, [(0, 1.0), (25, 0.9)]) == {"0": 0, "25": 0}
+    assert module.worth(without, [(50, 0.8)]) == {"50": -25}
