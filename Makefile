@@ -36,7 +36,7 @@ lint: $(STAMP)
 # The solver benchmark, then the training ones on the default dataset (made if missing): the
 # network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
 # the full-batch field network.
-FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"batch_size": 0}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset"}}
+FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset"}}
 bench: $(STAMP)
 	$(PY) bench/solver.py
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz

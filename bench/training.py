@@ -3,10 +3,10 @@
     .venv/bin/python bench/training.py --dataset results/plume/dataset.npz --steps 6500 \\
         --seeds 0 1 2 --moments --out bench/results/training.json
 
-Per seed it trains plain Adam (the baseline: learning rate of the config), the POD-DMD method
+Per seed it trains plain Adam (the baseline: the config's rate and schedule), the POD-DMD method
 (same initial weights, data, learning rate), a tuned baseline (the best learning rate and
-schedule of a sweep on the first seed: the config's rate, 3e-3 and 1e-2, each constant and
-cosine) and the DMD method on top of that tuned schedule, with the moment policy
+schedule of a sweep on the first seed: the config's rate, 1e-3, 3e-3 and 1e-2, each
+constant and cosine) and the DMD method on top of that tuned schedule, with the moment policy
 (train.dmd.moments) that a sweep on the first seed finds best on that schedule: both methods
 get one tuning sweep, chosen by final validation loss.
 Targets, on the training and on the validation loss, come from the baseline's own curve:
@@ -32,7 +32,7 @@ from surrogate.accelerator import MOMENT_POLICIES
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
 
-LR_SWEEP = (0.003, 0.01)
+LR_SWEEP = (0.001, 0.003, 0.01)
 SCHEDULES = ("constant", "cosine")
 
 
