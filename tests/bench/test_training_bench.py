@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "training.py"
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
+def load_bench(path: Path = BENCH):
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -103,9 +103,7 @@ def test_bench_on_cuda_without_a_gpu_says_so(tmp_path):
 
 
 def test_jump_worth_reads_steps_off_the_curve_without_the_jump():
-    spec = importlib.util.spec_from_file_location("jump_worth", ROOT / "bench" / "jump_worth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench(ROOT / "bench" / "jump_worth.py")
     without = [(0, 1.0), (25, 0.8), (50, 0.6), (75, 0.5), (100, 0.45)]
     after = [(0, 0.7), (25, 0.5), (50, 0.44)]
     # 0.7 is first reached at 50 (worth 50 - 0), 0.5 at 75 (75 - 25), 0.44 never.
