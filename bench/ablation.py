@@ -14,11 +14,11 @@ thread; two run at a time.
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from training import _run, compare, machine, summarise
 
+from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 
 # The optimizer the variants were measured on (the default before lr 1e-2 with a cosine).
@@ -69,9 +69,8 @@ def main(argv=None):
         variant = spec | {"dmd": spec["dmd"] | VARIANTS[name]}
         jobs += [(name, "dmd", s, variant, args.dataset) for s in args.seeds]
     runs: dict[str, dict] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for name, seed, records, rel in pool.map(_run, jobs):
-            runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
+    for name, seed, records, rel in run_jobs(_run, jobs, workers=args.jobs, desc="training runs"):
+        runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
 
     # Speed-ups on the validation loss, as bench/training.py computes them for its methods.
     table = compare(runs, args.seeds)

@@ -23,13 +23,13 @@ hundreds of steps, and the worth is noise there.
 import argparse
 import copy
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
 from surrogate.data import load_dataset
 from surrogate.methods import adam_optimizer, build_method
+from surrogate.parallel import run_jobs
 from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 
@@ -131,8 +131,8 @@ def main(argv=None):
         parser.error("--jumps, --after and --every must be >= 1")
 
     jobs = [(args.dataset, s, set(args.jumps), args.after, args.every) for s in args.seeds]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        rows = [row for found in pool.map(measure, jobs) for row in found]
+    found = run_jobs(measure, jobs, workers=args.jobs, desc="seeds")
+    rows = [row for seed_rows in found for row in seed_rows]
     result = {
         "dataset": args.dataset,
         "spec": resolve_spec(SPEC),

@@ -16,13 +16,13 @@ import argparse
 import json
 import platform
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from surrogate.data import load_dataset
+from surrogate.parallel import run_jobs
 from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
@@ -105,10 +105,9 @@ def main(argv=None):
         spec = resolve_spec(merge(base, over) | {"steps": 10**7, "flop_budget": budget})
         jobs += [(name, seed, spec, args.dataset) for seed in args.seeds]
     runs: dict[str, dict] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for name, seed, result in pool.map(_run, jobs):
-            runs.setdefault(name, {})[str(seed)] = result
-            print(f"{name} seed {seed}: test rel. L2 {result['test_rel_l2']:.4f}", flush=True)
+    for name, seed, result in run_jobs(_run, jobs, workers=args.jobs, desc="training runs"):
+        runs.setdefault(name, {})[str(seed)] = result
+        print(f"{name} seed {seed}: test rel. L2 {result['test_rel_l2']:.4f}", flush=True)
 
     summary = {}
     for name, by_seed in runs.items():

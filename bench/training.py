@@ -19,16 +19,15 @@ thread; two run at a time.
 import argparse
 import json
 import math
-import multiprocessing
 import platform
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from surrogate.accelerator import MOMENT_POLICIES
+from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
 
@@ -178,11 +177,13 @@ def main(argv=None):
 
     runs: dict[str, dict] = {}
     # CUDA cannot be used in a forked child of a process that has touched it.
-    context = multiprocessing.get_context("spawn" if args.device == "cuda" else None)
-    pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=context)
+    start_method = "spawn" if args.device == "cuda" else None
 
     def execute(jobs):
-        for name, seed, records, rel in pool.map(_run, jobs):
+        done = run_jobs(
+            _run, jobs, workers=args.jobs, desc="training runs", start_method=start_method
+        )
+        for name, seed, records, rel in done:
             runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
 
     jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
@@ -237,7 +238,6 @@ def main(argv=None):
         runs["dmd_tuned"] = {first: runs[f"dmd_tuned_{best_policy}"][first]}
         rest = args.seeds[1:]
         execute([("dmd_tuned", "dmd", s, tuned_dmd(best_policy), args.dataset) for s in rest])
-    pool.shutdown()
 
     all_seed_methods = ["adam", "dmd", "adam_tuned", "dmd_tuned"]
     table = compare({m: runs[m] for m in all_seed_methods}, args.seeds)
