@@ -6,7 +6,15 @@
 Plain Adam and the DMD method with each variant of ``VARIANTS`` (complete accelerator
 settings, so that changed defaults do not change the runs) on the default network and data,
 every seed, all with Adam at a constant learning rate of 1e-3 (``OPTIMIZER``, the default
-when the variants were chosen). Speed-up = Adam's FLOPs to a validation-loss target / the
+when the variants were chosen), or with ``--default-optimizer`` on the train spec's default
+(lr 1e-2 decayed by a cosine), where the ``default_*`` variants change one setting of the
+default accelerator:
+
+    .venv/bin/python bench/ablation.py --default-optimizer --variants \\
+        mean_stride20_window15_rescale default_horizon20 default_window10 \\
+        default_zero_first default_horizon3200 --out bench/results/ablation_cosine.json
+
+Speed-up = Adam's FLOPs to a validation-loss target / the
 variant's, all overheads counted, targets from Adam's curve of the same seed (its final loss;
 QuACK's 1 % target), as in bench/training.py. Each run is a separate process with one torch
 thread; two run at a time.
@@ -49,6 +57,14 @@ VARIANTS = {
     # The default (surrogate/spec.py): a jump attempt every 300 steps, as at stride 15.
     "mean_stride20_window15_rescale": MEAN | {"stride": 20, "window": 15, "moments": "rescale"},
 }
+DEFAULT = VARIANTS["mean_stride20_window15_rescale"]
+VARIANTS |= {
+    # Jumps of one 20-step interval: restarts from the averaged weights, nearly no extrapolation.
+    "default_horizon20": DEFAULT | {"horizon": 20, "max_backtracks": 0},
+    "default_window10": DEFAULT | {"window": 10},
+    "default_zero_first": DEFAULT | {"moments": "zero_first"},
+    "default_horizon3200": DEFAULT | {"horizon": 3200, "max_backtracks": 6},
+}
 
 
 def main(argv=None):
@@ -58,10 +74,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="default: the spec's steps")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--default-optimizer",
+        action="store_true",
+        help="train on the spec's default optimizer instead of constant lr 1e-3 (OPTIMIZER)",
+    )
     parser.add_argument("--out", default="bench/results/ablation.json")
     args = parser.parse_args(argv)
 
-    given = {"threads": 1, "optimizer": OPTIMIZER} | ({"steps": args.steps} if args.steps else {})
+    given = {"threads": 1} | ({} if args.default_optimizer else {"optimizer": OPTIMIZER})
+    given |= {"steps": args.steps} if args.steps else {}
     spec = resolve_spec(given)
     spec["device"] = "cpu"
     jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]

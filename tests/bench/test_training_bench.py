@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from surrogate.spec import resolve_spec
 from tests.surrogate.conftest import write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +81,9 @@ def test_ablation_bench_compares_variants_with_adam(tmp_path):
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
     result = json.loads(out.read_text())
     assert set(result["summary"]) == {"sample", "mean"}
+    # Pinned to the optimizer the variants were chosen on, whatever the default is now.
+    optimizer = result["spec"]["optimizer"]
+    assert (optimizer["lr"], optimizer["schedule"]) == (0.001, "constant")
     assert result["variants"]["mean"]["snapshots"] == "mean"
     for name in ("sample", "mean"):
         row = result["per_seed"][name]["0"]
@@ -90,6 +94,21 @@ def test_ablation_bench_compares_variants_with_adam(tmp_path):
     for target in ("final", "quack_1pct"):
         assert result["per_seed"]["sample"]["0"]["flops_speedup"][target] == 1.0
         assert 0.9 < result["per_seed"]["mean"]["0"]["flops_speedup"][target] < 1.0
+
+
+def test_ablation_bench_on_the_default_optimizer(tmp_path):
+    dataset = write_dataset(tmp_path / "dataset.npz")
+    out = tmp_path / "ablation.json"
+    argv = ["--dataset", str(dataset), "--steps", "30", "--seeds", "0", "--jobs", "1"]
+    argv += ["--default-optimizer", "--variants", "default_horizon20", "--out", str(out)]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv]
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
+    result = json.loads(out.read_text())
+    assert result["spec"]["optimizer"] == resolve_spec({})["optimizer"]
+    variant = result["variants"]["default_horizon20"]
+    assert (variant["stride"], variant["window"], variant["horizon"]) == (20, 15, 20)
+    assert variant["max_backtracks"] == 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where no GPU is")
