@@ -71,15 +71,19 @@ def test_bench_writes_speedups_of_every_method(tmp_path):
     assert result["final"]["adam"]["0"]["overhead"]["flops"] == 0
 
 
-def test_ablation_bench_compares_variants_with_adam(tmp_path):
+def run_ablation(tmp_path: Path, steps: int, *args: str) -> dict:
+    """bench/ablation.py on a tiny dataset, one seed; the JSON it writes."""
     dataset = write_dataset(tmp_path / "dataset.npz")
     out = tmp_path / "ablation.json"
-    argv = ["--dataset", str(dataset), "--steps", "60", "--seeds", "0", "--jobs", "1"]
-    argv += ["--variants", "sample", "mean", "--out", str(out)]
+    argv = ["--dataset", str(dataset), "--steps", str(steps), "--seeds", "0", "--jobs", "1"]
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv]
+    cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv, *args, "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_ablation_bench_compares_variants_with_adam(tmp_path):
+    result = run_ablation(tmp_path, 60, "--variants", "sample", "mean")
     assert set(result["summary"]) == {"sample", "mean"}
     # Pinned to the optimizer the variants were chosen on, whatever the default is now.
     optimizer = result["spec"]["optimizer"]
@@ -97,14 +101,7 @@ def test_ablation_bench_compares_variants_with_adam(tmp_path):
 
 
 def test_ablation_bench_on_the_default_optimizer(tmp_path):
-    dataset = write_dataset(tmp_path / "dataset.npz")
-    out = tmp_path / "ablation.json"
-    argv = ["--dataset", str(dataset), "--steps", "30", "--seeds", "0", "--jobs", "1"]
-    argv += ["--default-optimizer", "--variants", "default_horizon20", "--out", str(out)]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv]
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
-    result = json.loads(out.read_text())
+    result = run_ablation(tmp_path, 30, "--default-optimizer", "--variants", "default_horizon20")
     assert result["spec"]["optimizer"] == resolve_spec({})["optimizer"]
     variant = result["variants"]["default_horizon20"]
     assert (variant["stride"], variant["window"], variant["horizon"]) == (20, 15, 20)
