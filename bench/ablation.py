@@ -14,10 +14,9 @@ default accelerator:
         mean_stride20_window15_rescale default_horizon20 default_window10 \\
         default_zero_first default_horizon3200 --out bench/results/ablation_cosine.json
 
-Speed-up = Adam's FLOPs to a validation-loss target / the
-variant's, all overheads counted, targets from Adam's curve of the same seed (its final loss;
-QuACK's 1 % target), as in bench/training.py. Each run is a separate process with one torch
-thread; two run at a time.
+Speed-up = Adam's FLOPs to a validation-loss target / the variant's, all overheads counted,
+targets from Adam's curve of the same seed (its final loss; QuACK's 1 % target), as in
+bench/training.py. Each run is a separate process with one torch thread; two run at a time.
 """
 
 import argparse

@@ -7,6 +7,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from tqdm import tqdm
 
+from surrogate.accelerator import check_int
+
 
 def run_jobs(
     fn: Callable,
@@ -23,8 +25,7 @@ def run_jobs(
     is a multiprocessing start method (``"spawn"`` where the workers use CUDA).
     """
     jobs = list(jobs)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    workers = check_int("workers", workers, 1)
     if not jobs:
         return []
     context = multiprocessing.get_context(start_method)
