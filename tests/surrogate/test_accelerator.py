@@ -272,12 +272,18 @@ def test_layer_dmd_predicts_gradient_descent_on_a_quadratic_exactly():
     snapshots = torch.stack(path[:6])
     layer = LayerDMD((snapshots[1:] - snapshots[:-1]).T, snapshots[-1], rank=1.0)
     assert layer.pod.rank == 4
-    np.testing.assert_allclose(np.sort(layer.eigs.real), [0.5, 0.75, 0.9, 0.975], rtol=0, atol=1e-8)
+    # The POD's float64 Gram matrix squares the increments' condition number (about 1e4 here),
+    # so eigenvalues and predictions carry errors of order 1e-8 (with torch 2.14's eigh: 1.5e-8
+    # on the eigenvalue 0.9, 7e-8 on the weights); test_pod_dmd.py checks the POD and DMD
+    # themselves to 1e-8 on a well-conditioned system.
+    tol = 2e-7
+    eigs = np.sort(layer.eigs.real)
+    np.testing.assert_allclose(eigs, [0.5, 0.75, 0.9, 0.975], rtol=0, atol=tol)
     for steps in (1, 10, 200):
-        torch.testing.assert_close(layer.extrapolate(steps), path[5 + steps], rtol=1e-8, atol=1e-8)
+        torch.testing.assert_close(layer.extrapolate(steps), path[5 + steps], rtol=0, atol=tol)
     # The fixed point is the minimiser H^-1 c.
     torch.testing.assert_close(
-        layer.extrapolate(math.inf, unit_tol=1e-6), torch.linalg.solve(h, c), rtol=1e-8, atol=1e-8
+        layer.extrapolate(math.inf, unit_tol=1e-6), torch.linalg.solve(h, c), rtol=0, atol=tol
     )
     # POD of n x 5 increments, 2 n 5^2 + 9 5^3 + 5 + 5 r, then the DMD of the r coefficients.
     assert layer.fit_flops > 2 * 4 * 25 + 9 * 125
