@@ -59,7 +59,7 @@ def measure(job: tuple) -> list[dict]:
     problem = make_problem(load_dataset(dataset), spec, torch.device("cpu"), seed)
     torch.manual_seed(seed)
     model = problem.network(spec)
-    optimizer, accel = build_method("dmd", model, spec, problem.eval_flops(model))
+    optimizer, accel = build_method("dmd", model, spec, problem)
     generator = torch.Generator().manual_seed(seed)
 
     def val(m) -> float:

@@ -32,6 +32,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    loss above its value before the jump (cheap when long jumps fail, as most do). Without an
    acceptable horizon the jump is rejected: the weights are restored bit for bit from the
    buffer. Non-finite weights are never evaluated, let alone kept.
+   With a ``landing`` (a callable given by the training loop), every extrapolated candidate
+   is first adjusted by it before its loss is checked, e.g. the output layer solved by least
+   squares for the extrapolated hidden layers (`surrogate.problems.refit_output_layer`); the
+   landing returns the FLOPs it spent, which are charged.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -242,6 +246,9 @@ class DMDAccelerator:
         moments: optimizer state after an accepted jump, one of MOMENT_POLICIES.
         coordinates: ``"raw"`` or ``"preconditioned"`` POD inner product.
         eval_flops: FLOPs of one ``loss_fn()`` call (>= 0).
+        landing: None, or a callable run on every extrapolated candidate before its loss
+            check; it may change any parameters in place (a rejected jump restores them all)
+            and returns the FLOPs it spent (an int >= 0).
     """
 
     def __init__(
@@ -267,6 +274,7 @@ class DMDAccelerator:
         moments: str = "keep",
         coordinates: str = "raw",
         eval_flops: int = 0,
+        landing: Callable[[], int] | None = None,
     ):
         self.stride = check_int("stride", stride, 1)
         self.snapshots = _check_choice("snapshots", snapshots, SNAPSHOTS)
@@ -303,6 +311,9 @@ class DMDAccelerator:
                 f"{type(optimizer).__name__}"
             )
         self.eval_flops = check_int("eval_flops", eval_flops, 0)
+        if landing is not None and not callable(landing):
+            raise ValueError(f"landing must be None or a callable, got {landing!r}")
+        self.landing = landing
 
         self.model, self.optimizer = model, optimizer
         self.groups = parameter_groups(model)
@@ -415,6 +426,13 @@ class DMDAccelerator:
         self._count = min(self._count + 1, self.window)
         self._since += 1
 
+    def _read(self, params: list[nn.Parameter]) -> torch.Tensor:
+        flat = torch.empty(
+            sum(p.numel() for p in params), device=params[0].device, dtype=params[0].dtype
+        )
+        self._flat(params, flat)
+        return flat
+
     @torch.no_grad()
     def _write(self, params: list[nn.Parameter], flat: torch.Tensor):
         offset = 0
@@ -474,10 +492,7 @@ class DMDAccelerator:
                 continue
             # The weights now, which a rejected jump restores: with mean snapshots they are not
             # the newest snapshot (the point the averaged trajectory is extrapolated from).
-            current = snapshots[-1]
-            if self.sums:
-                current = torch.empty_like(current)
-                self._flat(params, current)
+            current = self._read(params) if self.sums else snapshots[-1]
             model = LayerDMD(
                 increments,
                 snapshots[-1],
@@ -491,6 +506,13 @@ class DMDAccelerator:
             models.append((params, model, current))
             layers.append({"name": name} | model.summary())
 
+        # What a rejected jump writes back: the layers that move, and with a landing (which
+        # may change any layer) the others too.
+        restore = [(model[0], model[2]) for model in models if model is not None]
+        if self.landing is not None:
+            moved = {id(params) for params, _ in restore}
+            restore += [(p, self._read(p)) for _, p in self.groups if id(p) not in moved]
+
         tried, losses, best, written = [], [], None, None
         trials = self._trials()
         ascending = self.search in ("scan", "longest")
@@ -503,14 +525,21 @@ class DMDAccelerator:
                 candidates.append((params, layer.extrapolate(horizon, scale, self.unit_tol)))
                 self.flops += layer.extrapolate_flops
             tried.append("inf" if math.isinf(horizon) else horizon * self.stride)
-            if not all(bool(torch.isfinite(new).all()) for _, new in candidates):
+            finite = all(bool(torch.isfinite(new).all()) for _, new in candidates)
+            if finite:
+                for params, new in candidates:
+                    self._write(params, new)
+                written = candidates
+                if self.landing is not None:
+                    self.flops += check_int("landing FLOPs", self.landing(), 0)
+                    candidates = [(params, self._read(params)) for _, params in self.groups]
+                    written = candidates
+                    finite = all(bool(torch.isfinite(new).all()) for _, new in candidates)
+            if not finite:
                 losses.append(None)
                 if ascending:
                     break
                 continue
-            for params, new in candidates:
-                self._write(params, new)
-            written = candidates
             loss = float(loss_fn())
             self.flops += self.eval_flops
             losses.append(loss if math.isfinite(loss) else None)
@@ -524,9 +553,8 @@ class DMDAccelerator:
 
         accepted = best[1] if best is not None else None
         if best is None:
-            for model in models:
-                if model is not None:
-                    self._write(model[0], model[2])
+            for params, current in restore:
+                self._write(params, current)
             loss_after = next((x for x in reversed(losses) if x is not None), None)
         else:
             loss_after = best[0]

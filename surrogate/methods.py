@@ -1,9 +1,11 @@
 """Training methods by name: each builds (optimizer, accelerator or None) from the train spec.
 
-A method is a factory ``(model, spec, eval_flops) -> (optimizer, accelerator)`` registered
-with `register_method`; the accelerator follows the protocol documented in
-`surrogate.accelerator`. All methods of a seed share the network's initial weights, the data,
-the learning rate and the batch size, so their FLOP counts compare like for like.
+A method is a factory ``(model, spec, problem) -> (optimizer, accelerator)`` registered with
+`register_method`; the accelerator follows the protocol documented in `surrogate.accelerator`,
+and ``problem`` (`surrogate.problems`) gives the FLOPs of a loss check (``eval_flops(model)``)
+and the output-layer refit of a landing (``refit(model)``). All methods of a seed share the
+network's initial weights, the data, the learning rate and the batch size, so their FLOP
+counts compare like for like.
 """
 
 from collections.abc import Callable
@@ -13,7 +15,11 @@ from torch import nn
 
 from surrogate.accelerator import Accelerator, DMDAccelerator
 
-MethodFactory = Callable[[nn.Module, dict, int], tuple[torch.optim.Optimizer, Accelerator | None]]
+MethodFactory = Callable[
+    [nn.Module, dict, object], tuple[torch.optim.Optimizer, Accelerator | None]
+]
+# train.dmd.landing: what is done to an extrapolated candidate before its loss check.
+LANDINGS = ("none", "refit_output")
 METHODS: dict[str, MethodFactory] = {}
 
 
@@ -30,12 +36,12 @@ def register_method(name: str) -> Callable[[MethodFactory], MethodFactory]:
 
 
 def build_method(
-    name: str, model: nn.Module, spec: dict, eval_flops: int
+    name: str, model: nn.Module, spec: dict, problem
 ) -> tuple[torch.optim.Optimizer, Accelerator | None]:
     """The optimizer and accelerator of method ``name``; ValueError for an unknown name."""
     if name not in METHODS:
         raise ValueError(f"unknown training method {name!r}; available: {sorted(METHODS)}")
-    return METHODS[name](model, spec, eval_flops)
+    return METHODS[name](model, spec, problem)
 
 
 def adam_optimizer(model: nn.Module, spec: dict) -> torch.optim.Adam:
@@ -44,20 +50,28 @@ def adam_optimizer(model: nn.Module, spec: dict) -> torch.optim.Adam:
 
 
 @register_method("adam")
-def _adam(model, spec, eval_flops):
+def _adam(model, spec, problem):
     return adam_optimizer(model, spec), None
 
 
 @register_method("dmd")
-def _dmd(model, spec, eval_flops):
+def _dmd(model, spec, problem):
+    options = dict(spec["dmd"])
+    landing = options.pop("landing", "none")
+    if landing not in LANDINGS:
+        raise ValueError(f"train.dmd.landing must be one of {LANDINGS}, got {landing!r}")
+    options["landing"] = (lambda: problem.refit(model)) if landing == "refit_output" else None
     optimizer = adam_optimizer(model, spec)
-    return optimizer, DMDAccelerator(model, optimizer, eval_flops=eval_flops, **spec["dmd"])
+    return optimizer, DMDAccelerator(
+        model, optimizer, eval_flops=problem.eval_flops(model), **options
+    )
 
 
 @register_method("koopman")
-def _koopman(model, spec, eval_flops):
+def _koopman(model, spec, problem):
     # Imported here: surrogate.koopman builds on surrogate.accelerator, not the reverse.
     from surrogate.koopman.accelerator import build_accelerator
 
     optimizer = adam_optimizer(model, spec)
+    eval_flops = problem.eval_flops(model)
     return optimizer, build_accelerator(model, optimizer, spec.get("koopman", {}), eval_flops)

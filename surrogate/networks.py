@@ -47,6 +47,12 @@ class MLP(nn.Sequential):
                         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                     nn.init.zeros_(layer.bias)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's output, to which the (linear) output layer is applied."""
+        for layer in list(self)[:-1]:
+            x = layer(x)
+        return x
+
 
 def build_network(kind: str, n_params: int, n_coords: int, n_outputs: int, spec: dict) -> MLP:
     """The network of ``spec`` (width, depth, activation, init) for a dataset's sizes.

@@ -9,11 +9,52 @@ import torch
 from torch import nn
 
 from surrogate.data import Dataset, Normaliser
-from surrogate.flops import linear_sizes, mlp_flops, mse_flops
+from surrogate.flops import ACTIVATION_FLOPS, linear_sizes, mlp_flops, mse_flops
 from surrogate.networks import MLP, NETWORK_KINDS, build_network
 
 # Rows per chunk when evaluating the pointwise network on many points (bounds memory).
 _CHUNK = 65536
+# Ridge of the output-layer refit, relative to the mean diagonal of the features' Gram matrix.
+REFIT_RIDGE = 1e-6
+
+
+def refit_flops(sizes: list[int], rows: int, activation: str, n_out: int) -> tuple[int, int]:
+    """(matrix-product, other) FLOPs of `refit_output_layer` on ``rows`` rows.
+
+    The hidden layers' forward pass (with the last hidden activation), the Gram matrix
+    F^T F (2 rows k^2 for k = width + 1 features, the bias's column of ones included) and F^T Y
+    (2 rows k n_out), the ridge (trace and diagonal, 2 k), a Cholesky factorisation (k^3 / 3)
+    and two triangular solves (2 k^2 n_out).
+    """
+    hidden = mlp_flops(sizes[:-1], rows, activation)
+    k = sizes[-2] + 1
+    matmul = hidden.forward_matmul + 2 * rows * k * k + 2 * rows * k * n_out
+    act = ACTIVATION_FLOPS[activation][0] * rows * sizes[-2]
+    other = hidden.forward_other + act + 2 * k + k**3 // 3 + 2 * k * k * n_out
+    return matmul, other
+
+
+@torch.no_grad()
+def refit_output_layer(model: MLP, inputs: torch.Tensor, targets: torch.Tensor) -> int:
+    """Solve the output layer's weight and bias by ridge least squares on (inputs, targets).
+
+    The network is linear in its output layer, so for fixed hidden layers its best weights
+    on the data are a linear least-squares problem (a variable-projection step), solved in
+    float64 with a ridge of ``REFIT_RIDGE`` times the mean diagonal of the Gram matrix. Returns
+    the FLOPs spent (`refit_flops`).
+    """
+    features = model.features(inputs).double()
+    ones = torch.ones(features.shape[0], 1, dtype=features.dtype, device=features.device)
+    features = torch.cat([features, ones], dim=1)
+    y = targets.double().reshape(features.shape[0], -1)
+    gram = features.T @ features
+    k = gram.shape[0]
+    gram.diagonal().add_(REFIT_RIDGE * gram.diagonal().sum() / k)
+    solution = torch.cholesky_solve(features.T @ y, torch.linalg.cholesky(gram))
+    output = model[-1]
+    output.weight.copy_(solution[:-1].T)
+    output.bias.copy_(solution[-1])
+    return sum(refit_flops(model.sizes, features.shape[0], model.activation, y.shape[1]))
 
 
 class FieldProblem:
@@ -84,6 +125,10 @@ class FieldProblem:
         """Predictions in physical units, shaped like the dataset's fields of the split."""
         out = model(self.x[split]).double().cpu().numpy()
         return self.norm.physical(out).reshape((-1, *self.data.field_shape))
+
+    def refit(self, model: MLP) -> int:
+        """`refit_output_layer` on the check samples; the FLOPs spent."""
+        return refit_output_layer(model, self.x_check, self.y_check)
 
     def step_flops(self, model: nn.Module) -> int:
         sizes = linear_sizes(model)
@@ -172,6 +217,10 @@ class PointwiseProblem:
 
     def check_loss(self, model: nn.Module) -> torch.Tensor:
         return self._sq_error_sum(model, "train", self.check_idx) / self.n_check
+
+    def refit(self, model: MLP) -> int:
+        """`refit_output_layer` on the check pairs; the FLOPs spent."""
+        return refit_output_layer(model, *self._pairs("train", self.check_idx))
 
     @torch.no_grad()
     def predict(self, model: nn.Module, split: str) -> np.ndarray:

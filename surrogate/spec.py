@@ -44,6 +44,7 @@ DEFAULTS = {
         "unstable": "clip",
         "moments": "rescale",
         "coordinates": "raw",
+        "landing": "none",
     },
     # Mirrors NodeKoopmanAccelerator's keyword defaults (checked in tests/koopman).
     "koopman": {

@@ -64,7 +64,7 @@ def run_training(
     problem = make_problem(data, spec, device, seed)
     torch.manual_seed(seed)
     model = problem.network(spec).to(device)
-    optimizer, accel = build_method(method, model, spec, problem.eval_flops(model))
+    optimizer, accel = build_method(method, model, spec, problem)
     step_flops = problem.step_flops(model) + optimizer_flops(optimizer)
     scheduler = None
     if spec["optimizer"]["schedule"] == "cosine":

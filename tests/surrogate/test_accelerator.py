@@ -105,10 +105,15 @@ def test_state_dict_round_trip_continues_identically(snapshots, stride):
     assert accel.flops == twin.flops
 
 
-def snapshots_then_jump(loss_after, search="backtrack", **settings):
-    """Fill a window, then attempt a jump with a loss that reports ``loss_after`` after it."""
+def snapshots_then_jump(loss_after, search="backtrack", landing=None, **settings):
+    """Fill a window, then attempt a jump with a loss that reports ``loss_after`` after it.
+
+    ``landing(model)``, if given, makes the accelerator's landing callable.
+    """
     model, optimizer = make_model_and_optimizer()
     settings = {"window": 4, "horizon": 10, "max_backtracks": 2, "search": search} | settings
+    if landing is not None:
+        settings["landing"] = landing(model)
     accel = DMDAccelerator(model, optimizer, **settings)
     # The window fills at step stride x window (snapshots from step 1, or means of steps 1..).
     train(model, optimizer, accel, settings.get("stride", 1) * settings["window"] - 1)
@@ -124,7 +129,56 @@ def snapshots_then_jump(loss_after, search="backtrack", **settings):
 
     event = accel.step(loss_fn)
     now = [p.detach().clone() for p in model.parameters()]
+    event.info["accelerator_flops"] = accel.flops
     return event, before, now, calls
+
+
+def bias_landing(value, flops=100, log=None):
+    """A landing that sets the output bias to ``value`` and reports ``flops``."""
+
+    def make(model):
+        def land():
+            if log is not None:
+                log.append([p.detach().clone() for p in model.parameters()])
+            with torch.no_grad():
+                model[-1].bias.fill_(value)
+            return flops
+
+        return land
+
+    return make
+
+
+@pytest.mark.parametrize("search", ["backtrack", "longest"])
+def test_landing_adjusts_every_candidate_before_its_check_and_is_charged(search):
+    plain, _, plain_now, _ = snapshots_then_jump(0.5, search)
+    seen = []
+    event, before, now, calls = snapshots_then_jump(0.5, search, bias_landing(0.25, log=seen))
+    assert event.kind == "jump_accepted" and event.info["horizon"] == plain.info["horizon"]
+    # One landing per candidate checked, each given the extrapolated weights.
+    assert len(seen) == len(calls) - 1 == len(event.info["tried"])
+    for a, b in zip(seen[-1][:-1], plain_now[:-1], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(now[-1], torch.full_like(now[-1], 0.25))
+    for a, b in zip(now[:-1], plain_now[:-1], strict=True):
+        assert torch.equal(a, b)
+    extra = event.info["accelerator_flops"] - plain.info["accelerator_flops"]
+    assert extra == event.info["flops"] - plain.info["flops"] == 100 * len(seen)
+
+
+@pytest.mark.parametrize(("loss_after", "value"), [(1.5, 0.25), (0.5, math.nan)])
+def test_rejected_or_non_finite_landing_leaves_every_weight_unchanged(loss_after, value):
+    event, before, now, calls = snapshots_then_jump(loss_after, landing=bias_landing(value))
+    assert event.kind == "jump_rejected"
+    # Non-finite landed weights are never evaluated.
+    assert len(calls) == (1 + 3 if math.isfinite(value) else 1)
+    for a, b in zip(before, now, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_landing_must_report_its_flops():
+    with pytest.raises(ValueError, match="landing FLOPs must be an integer >= 0, got -1"):
+        snapshots_then_jump(0.5, landing=bias_landing(0.0, flops=-1))
 
 
 @pytest.mark.parametrize("loss_after", [1.5, math.nan, math.inf])
@@ -383,6 +437,7 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         ({"snapshots": "median"}, "snapshots must be one of .*, got 'median'"),
         ({"retry": 20, "window": 10}, "retry must be <= window"),
         ({"unit_tol": -0.1}, "unit_tol"),
+        ({"landing": "refit_output"}, "landing must be None or a callable, got 'refit_output'"),
     ],
 )
 def test_bad_settings_raise_value_error(settings, match):

@@ -8,7 +8,7 @@ import torch
 
 from surrogate.data import load_dataset
 from surrogate.flops import mlp_flops, mse_flops
-from surrogate.problems import make_problem
+from surrogate.problems import PointwiseProblem, make_problem, refit_flops
 from surrogate.spec import resolve_spec
 from surrogate.train import main, run_training
 
@@ -127,6 +127,33 @@ def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
     assert pred.shape == (4, 45)
 
 
+def test_output_refit_landing_is_charged_per_candidate(dataset, tmp_path, monkeypatch):
+    spec = dict(
+        SPEC,
+        steps=12,
+        network={"kind": "pointwise", "width": 16, "depth": 2},
+        optimizer={"lr": 0.01, "batch_size": 64},
+        check_points=200,
+        dmd=dict(SPEC["dmd"], landing="refit_output"),
+    )
+    landed = run_training(dataset, "dmd", 0, spec, tmp_path / "r", progress=False)["records"]
+    # The same run with the refit's work done but not charged.
+    refit = PointwiseProblem.refit
+    monkeypatch.setattr(PointwiseProblem, "refit", lambda self, model: refit(self, model) * 0)
+    free = run_training(dataset, "dmd", 0, spec, tmp_path / "f", progress=False)["records"]
+    one = sum(refit_flops([7, 16, 16, 1], 200, "tanh", 1))
+    charged = 0
+    for a, b in zip(landed, free, strict=True):
+        assert (a["train_loss"], a["event"]) == (b["train_loss"], b["event"])
+        if a["event"]:
+            charged += len(a["event_info"]["tried"]) * one
+            assert a["event_info"]["flops"] == b["event_info"]["flops"] + (
+                len(a["event_info"]["tried"]) * one
+            )
+        assert a["flops"] == b["flops"] + charged
+    assert charged > 0
+
+
 @pytest.mark.parametrize("check_samples", [0, 10, 1000])
 def test_field_jump_check_uses_a_fixed_subset_of_training_samples(dataset, check_samples):
     spec = resolve_spec(dict(SPEC, check_samples=check_samples))
@@ -162,6 +189,7 @@ def test_field_jump_check_uses_a_fixed_subset_of_training_samples(dataset, check
         ({"dmd": {"window": 1}}, "window must be an integer >= 3, got 1"),
         ({"device": "tpu"}, "'tpu'"),
         ({"check_samples": -1}, "check_samples must be an integer >= 0, got -1"),
+        ({"dmd": {"landing": "relax"}}, "train.dmd.landing must be one of .*, got 'relax'"),
     ],
 )
 def test_bad_specs_raise_value_error(dataset, tmp_path, spec, match):
