@@ -12,7 +12,8 @@ default accelerator:
 
     .venv/bin/python bench/ablation.py --default-optimizer --variants \\
         mean_stride20_window15_rescale default_horizon20 default_window10 \\
-        default_zero_first default_horizon3200 --out bench/results/ablation_cosine.json
+        default_zero_first default_horizon3200 default_refit default_horizon3200_refit \
+        --out bench/results/ablation_cosine.json
 
 Speed-up = Adam's FLOPs to a validation-loss target / the variant's, all overheads counted,
 targets from Adam's curve of the same seed (its final loss; QuACK's 1 % target), as in
@@ -63,6 +64,10 @@ VARIANTS |= {
     "default_window10": DEFAULT | {"window": 10},
     "default_zero_first": DEFAULT | {"moments": "zero_first"},
     "default_horizon3200": DEFAULT | {"horizon": 3200, "max_backtracks": 6},
+    # The output layer solved by least squares on the check pairs after each extrapolation.
+    "default_refit": DEFAULT | {"landing": "refit_output"},
+    "default_horizon3200_refit": DEFAULT
+    | {"horizon": 3200, "max_backtracks": 6, "landing": "refit_output"},
 }
 
 
