@@ -105,14 +105,17 @@ def test_methods_of_a_seed_share_initial_weights_and_dmd_charges_its_work(datase
     assert other[0]["train_loss"] != adam[0]["train_loss"]
 
 
+# A small pointwise network on batches of 64 points, jumps checked on 200 pairs.
+POINTWISE = dict(
+    SPEC,
+    network={"kind": "pointwise", "width": 16, "depth": 2},
+    optimizer={"lr": 0.01, "batch_size": 64},
+    check_points=200,
+)
+
+
 def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
-    spec = dict(
-        SPEC,
-        steps=30,
-        network={"kind": "pointwise", "width": 16, "depth": 2},
-        optimizer={"lr": 0.01, "batch_size": 64},
-        check_points=200,
-    )
+    spec = dict(POINTWISE, steps=30)
     history = run_training(dataset, "dmd", 0, spec, tmp_path / "p", progress=False)
     records = history["records"]
     sizes = [7, 16, 16, 1]
@@ -128,14 +131,7 @@ def test_pointwise_network_trains_on_point_batches(dataset, tmp_path):
 
 
 def test_output_refit_landing_is_charged_per_candidate(dataset, tmp_path, monkeypatch):
-    spec = dict(
-        SPEC,
-        steps=12,
-        network={"kind": "pointwise", "width": 16, "depth": 2},
-        optimizer={"lr": 0.01, "batch_size": 64},
-        check_points=200,
-        dmd=dict(SPEC["dmd"], landing="refit_output"),
-    )
+    spec = dict(POINTWISE, steps=12, dmd=dict(SPEC["dmd"], landing="refit_output"))
     landed = run_training(dataset, "dmd", 0, spec, tmp_path / "r", progress=False)["records"]
     # The same run with the refit's work done but not charged.
     refit = PointwiseProblem.refit
