@@ -1,7 +1,9 @@
 """Regression problems on a dataset: losses, predictions and their FLOP counts.
 
 A problem owns the normalised tensors on the device and knows, for its network, the FLOPs of
-one training step (forward + backward + loss) and of one jump-check loss evaluation.
+one training step (forward + backward + loss) and of one jump-check loss evaluation. Its
+``refit(model)`` solves the output layer by least squares on the jump-check data (the
+``refit_output`` landing of the DMD accelerator) and returns what that cost.
 """
 
 import numpy as np
