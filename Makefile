@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments --steps 6500
 	$(PY) bench/ablation.py
-	$(PY) bench/ablation.py --default-optimizer --out bench/results/ablation_cosine.json \
+	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
 		default_zero_first default_horizon3200 default_refit default_horizon3200_refit
 	$(PY) bench/jump_worth.py

@@ -5,8 +5,8 @@
 
 Per seed it trains plain Adam (the baseline: the config's rate and schedule), the POD-DMD method
 (same initial weights, data, learning rate), a tuned baseline (the best learning rate and
-schedule of a sweep on the first seed: the config's rate, 1e-3, 3e-3 and 1e-2, each
-constant and cosine) and the DMD method on top of that tuned schedule, with the moment policy
+schedule of a sweep on the first seed: the config's rate, 1e-3, 3e-3, 1e-2, 3e-2 and 1e-1,
+each constant and cosine) and the DMD method on top of that tuned schedule, with the moment policy
 (train.dmd.moments) that a sweep on the first seed finds best on that schedule: both methods
 get one tuning sweep, chosen by final validation loss.
 Targets, on the training and on the validation loss, come from the baseline's own curve:
@@ -31,7 +31,7 @@ from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
 
-LR_SWEEP = (0.001, 0.003, 0.01)
+LR_SWEEP = (0.001, 0.003, 0.01, 0.03, 0.1)
 SCHEDULES = ("constant", "cosine")
 
 

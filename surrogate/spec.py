@@ -18,7 +18,7 @@ DEFAULTS = {
         "activation": "tanh",
         "init": "xavier_uniform",
     },
-    "optimizer": {"lr": 0.01, "batch_size": 4096, "schedule": "cosine"},
+    "optimizer": {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"},
     "steps": 6500,
     "flop_budget": 0,
     "stop_val_loss": 0.0,

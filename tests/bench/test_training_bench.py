@@ -53,8 +53,8 @@ def test_bench_writes_speedups_of_every_method(tmp_path):
     cmd = [sys.executable, str(BENCH), *argv, "--spec", json.dumps(spec), "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
     result = json.loads(out.read_text())
-    # The sweep: 3 learning rates x 2 schedules on the first seed, the config's one included.
-    assert len(result["sweep_final_val_loss"]) == 6
+    # The sweep: 5 learning rates x 2 schedules on the first seed, the config's one included.
+    assert len(result["sweep_final_val_loss"]) == 10
     best = min(result["sweep_final_val_loss"].values())
     tuned = result["tuned"]
     assert result["sweep_final_val_loss"][f"lr{tuned['lr']:g}_{tuned['schedule']}"] == best
@@ -100,9 +100,12 @@ def test_ablation_bench_compares_variants_with_adam(tmp_path):
         assert 0.9 < result["per_seed"]["mean"]["0"]["flops_speedup"][target] < 1.0
 
 
-def test_ablation_bench_on_the_default_optimizer(tmp_path):
-    result = run_ablation(tmp_path, 30, "--default-optimizer", "--variants", "default_horizon20")
-    assert result["spec"]["optimizer"] == resolve_spec({})["optimizer"]
+@pytest.mark.parametrize("optimizer", ["default", "cosine_lr1e-2"])
+def test_ablation_bench_on_another_optimizer(tmp_path, optimizer):
+    args = ("--optimizer", optimizer, "--variants", "default_horizon20")
+    result = run_ablation(tmp_path, 30, *args)
+    expected = {"lr": 0.01, "schedule": "cosine"} if optimizer == "cosine_lr1e-2" else {}
+    assert result["spec"]["optimizer"] == resolve_spec({"optimizer": expected})["optimizer"]
     variant = result["variants"]["default_horizon20"]
     assert (variant["stride"], variant["window"], variant["horizon"]) == (20, 15, 20)
     assert variant["max_backtracks"] == 0
