@@ -46,6 +46,9 @@ bench: $(STAMP)
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
 		default_zero_first default_horizon3200 default_refit default_horizon3200_refit
+	$(PY) bench/ablation.py --optimizer default --out bench/results/ablation_default.json \
+		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
+		default_zero_first default_horizon3200 mean_stride20_rescale
 	$(PY) bench/jump_worth.py
 	$(PY) bench/training.py --moments --steps 1000 --spec '$(FIELD_SPEC)' --out bench/results/training_field.json
 	$(PY) bench/predictability.py
