@@ -506,12 +506,11 @@ class DMDAccelerator:
             models.append((params, model, current))
             layers.append({"name": name} | model.summary())
 
-        # What a rejected jump writes back: the layers that move, and with a landing (which
-        # may change any layer) the others too.
+        # What a rejected jump writes back: the layers that move, or, with a landing (which
+        # may change any layer), every layer.
         restore = [(model[0], model[2]) for model in models if model is not None]
         if self.landing is not None:
-            moved = {id(params) for params, _ in restore}
-            restore += [(p, self._read(p)) for _, p in self.groups if id(p) not in moved]
+            restore = [(params, self._read(params)) for _, params in self.groups]
 
         tried, losses, best, written = [], [], None, None
         trials = self._trials()
@@ -529,12 +528,11 @@ class DMDAccelerator:
             if finite:
                 for params, new in candidates:
                     self._write(params, new)
-                written = candidates
                 if self.landing is not None:
                     self.flops += check_int("landing FLOPs", self.landing(), 0)
                     candidates = [(params, self._read(params)) for _, params in self.groups]
-                    written = candidates
                     finite = all(bool(torch.isfinite(new).all()) for _, new in candidates)
+                written = candidates
             if not finite:
                 losses.append(None)
                 if ascending:

@@ -22,18 +22,21 @@ def planted(n_out=3, rows=500, seed=0):
     return model, x, y, weight, bias
 
 
+def hidden_parameters(model: MLP) -> list[torch.Tensor]:
+    return [p.detach().clone() for layer in list(model)[:-1] for p in layer.parameters()]
+
+
 @pytest.mark.parametrize("n_out", [1, 3])
 def test_refit_recovers_planted_output_weights(n_out):
     model, x, y, weight, bias = planted(n_out)
-    hidden = [p.detach().clone() for layer in list(model)[:-1] for p in layer.parameters()]
+    hidden = hidden_parameters(model)
     refit_output_layer(model, x, y.squeeze(1) if n_out == 1 else y)
     # Exact up to the relative ridge of 1e-6.
     torch.testing.assert_close(model[-1].weight.detach(), weight, rtol=0, atol=1e-4)
     torch.testing.assert_close(model[-1].bias.detach(), bias, rtol=0, atol=1e-4)
     with torch.no_grad():
         assert torch.mean((model(x) - y) ** 2) < 1e-10
-    after = [p for layer in list(model)[:-1] for p in layer.parameters()]
-    for before, now in zip(hidden, after, strict=True):
+    for before, now in zip(hidden, hidden_parameters(model), strict=True):
         assert torch.equal(before, now)
 
 
