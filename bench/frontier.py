@@ -1,0 +1,164 @@
+"""Benchmark: FLOPs to reach a validation loss when the length of the schedule is tuned too.
+
+    .venv/bin/python bench/frontier.py --dataset results/plume/dataset.npz \\
+        --seeds 0 1 2 --out bench/results/frontier.json                   # about 12 min
+
+On a decaying schedule the loss at step s of a T-step run is not the lowest loss s steps can
+reach: a run whose cosine ends at step s ends lower. bench/training.py compares both methods
+on one schedule length, so its targets sit on one curve of each. Here each method (plain Adam
+and the DMD method, the spec's optimizer and accelerator settings) trains with the cosine
+stretched over each of ``--budgets`` steps, every seed, and the cost of a loss level is the
+lowest over all of that method's runs of the seed: the FLOPs of the first record at or below it
+(the lower envelope of the curves, so a method may stop any run early). Levels: the final
+validation loss of every run of either method. Speed-up = Adam's envelope FLOPs / the DMD
+method's, all overheads counted (surrogate/flops.py). Each run is a separate process with one
+torch thread; two run at a time.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from training import _run, cost_to, machine, thin
+
+from surrogate.parallel import run_jobs
+from surrogate.spec import resolve_spec
+
+METHODS = ("adam", "dmd")
+
+
+def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
+    """Fewest FLOPs at which any of ``curves`` first has a validation loss <= ``target``."""
+    costs = [cost_to(c, "val_loss", target)[0] for c in curves]
+    reached = [c for c in costs if c is not None]
+    return min(reached) if reached else None
+
+
+def final_val(curve: list[dict]) -> float:
+    """The last validation loss a run recorded (the last step may fall between evaluations)."""
+    return next(r["val_loss"] for r in reversed(curve) if r["val_loss"] is not None)
+
+
+def levels(runs: dict, seed: int) -> dict[str, float]:
+    """The loss levels of a seed: every run's final validation loss, named by method and T."""
+    return {
+        f"{method}_T{budget}": final_val(curve)
+        for method, by_budget in runs.items()
+        for budget, by_seed in by_budget.items()
+        for s, curve in by_seed.items()
+        if s == seed
+    }
+
+
+def frontier_table(runs: dict, seeds: list[int]) -> dict:
+    """Per level and seed: each method's envelope FLOPs and the DMD method's speed-up."""
+    table = {}
+    for seed in seeds:
+        for name, target in levels(runs, seed).items():
+            row = {"target": target}
+            for method, by_budget in runs.items():
+                row[method] = envelope_cost([c[seed] for c in by_budget.values()], target)
+            base, fast = row["adam"], row["dmd"]
+            row["flops_speedup"] = base / fast if base and fast else None
+            table.setdefault(name, {})[str(seed)] = row
+    return table
+
+
+def summarise(table: dict) -> dict:
+    out = {}
+    for name, by_seed in table.items():
+        rows = list(by_seed.values())
+        speedups = [r["flops_speedup"] for r in rows if r["flops_speedup"] is not None]
+        out[name] = {
+            "target": [r["target"] for r in rows],
+            "adam_reached": f"{sum(r['adam'] is not None for r in rows)}/{len(rows)}",
+            "dmd_reached": f"{sum(r['dmd'] is not None for r in rows)}/{len(rows)}",
+            "flops_speedup": {
+                "mean": float(np.mean(speedups)) if speedups else None,
+                "min": min(speedups) if speedups else None,
+                "max": max(speedups) if speedups else None,
+            },
+        }
+    return out
+
+
+def markdown(summary: dict) -> str:
+    lines = [
+        "| level (a run's final val loss) | loss | Adam reaches | DMD reaches | DMD speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in summary.items():
+        s = row["flops_speedup"]
+        cell = "-" if s["mean"] is None else f"{s['mean']:.2f}x [{s['min']:.2f}-{s['max']:.2f}]"
+        loss = f"{min(row['target']):.5f}-{max(row['target']):.5f}"
+        lines.append(f"| {name} | {loss} | {row['adam_reached']} | {row['dmd_reached']} | {cell} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="results/plume/dataset.npz")
+    parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
+    parser.add_argument("--budgets", type=int, nargs="+", default=[1625, 3250, 6500, 13000, 26000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default="bench/results/frontier.json")
+    args = parser.parse_args(argv)
+
+    spec = resolve_spec(json.loads(args.spec) | {"threads": 1})
+    if spec["optimizer"]["schedule"] != "cosine":
+        parser.error(
+            f"the spec's schedule is {spec['optimizer']['schedule']!r}; the envelope over "
+            "schedule lengths is only meaningful for a decaying one ('cosine')"
+        )
+    bad = [b for b in args.budgets if b < 1]
+    if bad:
+        parser.error(f"--budgets must be >= 1 steps, got {bad}")
+    # Longest first, so that the slowest runs do not start last.
+    budgets = sorted(set(args.budgets), reverse=True)
+    jobs = [
+        (f"{m}_T{b}", m, s, spec | {"steps": b}, args.dataset)
+        for b in budgets
+        for m in METHODS
+        for s in args.seeds
+    ]
+    done = run_jobs(_run, jobs, workers=args.jobs, desc="training runs")
+    runs: dict[str, dict[int, dict[int, list[dict]]]] = {m: {} for m in METHODS}
+    finals = {}
+    for (name, method, seed, run_spec, _), (_, _, records, rel) in zip(jobs, done, strict=True):
+        runs[method].setdefault(run_spec["steps"], {})[seed] = records
+        finals.setdefault(name, {})[str(seed)] = {
+            "val_loss": final_val(records),
+            "flops": records[-1]["flops"],
+            "wall_s": records[-1]["wall_s"],
+            "test_rel_l2": rel,
+            "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
+            "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
+        }
+    table = frontier_table(runs, args.seeds)
+    summary = summarise(table)
+    result = {
+        "dataset": args.dataset,
+        "spec": spec,
+        "budgets": budgets,
+        "seeds": args.seeds,
+        "machine": machine("cpu"),
+        "summary": summary,
+        "per_seed": table,
+        "final": finals,
+        "curves": {
+            f"{m}_T{b}": {str(s): thin(c) for s, c in by_seed.items()}
+            for m, by_budget in runs.items()
+            for b, by_seed in by_budget.items()
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(markdown(summary))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

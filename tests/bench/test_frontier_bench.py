@@ -1,0 +1,97 @@
+"""bench/frontier.py: the lower envelope over schedule lengths, on curves with known answers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.bench.test_training_bench import ROOT, load_bench
+from tests.surrogate.conftest import write_dataset
+
+
+@pytest.fixture
+def frontier(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # it imports bench/training.py
+    return load_bench(ROOT / "bench" / "frontier.py")
+
+
+def curve(losses, flops_per_step=10.0, every=1):
+    """Records of a run: a validation loss every ``every`` steps, None between."""
+    return [
+        {
+            "step": s,
+            "flops": flops_per_step * s,
+            "wall_s": 0.1 * s,
+            "val_loss": v if s % every == 0 else None,
+            "event": None,
+        }
+        for s, v in enumerate(losses, start=1)
+    ]
+
+
+def test_envelope_takes_the_cheapest_run_to_each_level(frontier):
+    long = curve([1.0, 0.8, 0.6, 0.4, 0.3, 0.2])  # a 6-step schedule
+    short = curve([1.0, 0.5, 0.45])  # a 3-step one: lower early, higher late
+    # 0.5: the short run at step 2 (20 FLOPs) beats the long one at step 4 (40).
+    assert frontier.envelope_cost([long, short], 0.5) == 20
+    # 0.3: only the long run gets there, at step 5.
+    assert frontier.envelope_cost([long, short], 0.3) == 50
+    assert frontier.envelope_cost([long, short], 0.1) is None
+    # The last step fell between evaluations: the final loss is the last one recorded.
+    assert frontier.final_val(curve([1.0, 0.5, 0.4, 0.3, 0.25], every=2)) == 0.3
+
+
+def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(frontier):
+    adam = {6: {0: curve([1.0, 0.8, 0.6, 0.4, 0.3, 0.2])}, 3: {0: curve([1.0, 0.5, 0.45])}}
+    # The same trajectories at half the cost per step, and one longer run going lower.
+    dmd = {b: {0: curve([r["val_loss"] for r in c[0]], 5.0)} for b, c in adam.items()}
+    dmd[9] = {0: curve([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.15, 0.1], 5.0)}
+    table = frontier.frontier_table({"adam": adam, "dmd": dmd}, [0])
+    assert set(table) == {"adam_T6", "adam_T3", "dmd_T6", "dmd_T3", "dmd_T9"}
+    for name in ("adam_T6", "adam_T3", "dmd_T6", "dmd_T3"):
+        assert table[name]["0"]["flops_speedup"] == 2.0
+    # 0.1: Adam never gets there; no speed-up, but the DMD method's cost is kept.
+    row = table["dmd_T9"]["0"]
+    assert (row["target"], row["adam"], row["dmd"], row["flops_speedup"]) == (0.1, None, 45, None)
+    summary = frontier.summarise(table)
+    assert summary["dmd_T9"]["adam_reached"] == "0/1"
+    assert summary["adam_T6"]["flops_speedup"] == {"mean": 2.0, "min": 2.0, "max": 2.0}
+
+
+def run(tmp_path, *args):
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(ROOT / "bench" / "frontier.py"), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_bench_writes_a_level_per_run_and_seed(tmp_path):
+    dataset = write_dataset(tmp_path / "dataset.npz")
+    spec = {"network": {"kind": "field", "width": 8, "depth": 1}, "eval_every": 5}
+    spec |= {"optimizer": {"batch_size": 0}, "dmd": {"stride": 1, "window": 5, "horizon": 20}}
+    out = tmp_path / "frontier.json"
+    args = ["--dataset", str(dataset), "--budgets", "20", "40", "--seeds", "0", "1"]
+    done = run(tmp_path, *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["budgets"] == [40, 20]
+    assert set(result["per_seed"]) == {"adam_T40", "adam_T20", "dmd_T40", "dmd_T20"}
+    for name, by_seed in result["per_seed"].items():
+        for seed, row in by_seed.items():
+            assert row["target"] == result["final"][name][seed]["val_loss"]
+    # Adam reaches its own final losses, at no more than that run's FLOPs.
+    for budget in (20, 40):
+        for seed in ("0", "1"):
+            row = result["per_seed"][f"adam_T{budget}"][seed]
+            assert row["adam"] <= result["final"][f"adam_T{budget}"][seed]["flops"]
+    # A window of 5 one-step snapshots: the DMD method attempts jumps within 40 steps.
+    dmd = result["final"]["dmd_T40"]["0"]
+    assert dmd["jumps_accepted"] + dmd["jumps_rejected"] >= 1
+
+
+def test_bench_refuses_a_constant_schedule(tmp_path):
+    spec = json.dumps({"optimizer": {"schedule": "constant"}})
+    done = run(tmp_path, "--spec", spec, "--out", str(tmp_path / "f.json"))
+    assert done.returncode == 2
+    assert "the spec's schedule is 'constant'" in done.stderr
