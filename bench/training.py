@@ -44,6 +44,12 @@ def _run(job: tuple) -> tuple[str, int, list[dict]]:
     return name, seed, records, history["test_rel_l2"]
 
 
+def thin(records: list[dict]) -> list[dict]:
+    """The records a curve in the JSON keeps: evaluated steps and events (every step would
+    make tens of MB; the targets and speed-ups are computed from the full records first)."""
+    return [r for r in records if r["val_loss"] is not None or r["event"] is not None]
+
+
 def _finite_or_inf(value) -> float:
     return value if value is not None and math.isfinite(value) else math.inf
 
@@ -281,7 +287,8 @@ def main(argv=None):
             for m, by_seed in runs.items()
         },
         "curves": {
-            m: {str(s): v["records"] for s, v in by_seed.items()} for m, by_seed in runs.items()
+            m: {str(s): thin(v["records"]) for s, v in by_seed.items()}
+            for m, by_seed in runs.items()
         },
     }
     out = Path(args.out)
