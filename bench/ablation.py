@@ -26,7 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training import _run, compare, machine, summarise
+from training import _run, compare, machine, overhead, summarise
 
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
@@ -74,6 +74,8 @@ VARIANTS |= {
     "default_refit": DEFAULT | {"landing": "refit_output"},
     "default_horizon3200_refit": DEFAULT
     | {"horizon": 3200, "max_backtracks": 6, "landing": "refit_output"},
+    # The same choice of horizon as "longest", searched from the last accepted one.
+    "default_warm": DEFAULT | {"search": "warm"},
 }
 
 
@@ -124,6 +126,7 @@ def main(argv=None):
                 "test_rel_l2": run["test_rel_l2"],
                 "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
                 "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
+                "overhead": overhead(records, runs["adam"][seed]["records"]),
             }
         per_seed[name] = rows
         summary[name] = {t: by_target[f"val_loss/{t}"][name]["flops_speedup"] for t in names}
@@ -147,7 +150,10 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print("| variant | val, Adam's final | val, QuACK 1 % | test rel. L2 |\n|---|---|---|---|")
+    print(
+        "| variant | val, Adam's final | val, QuACK 1 % | test rel. L2 | overhead, % of the "
+        "backprop replaced |\n|---|---|---|---|---|"
+    )
     for name, by_target in summary.items():
         cells = [
             "not reached"
@@ -157,6 +163,9 @@ def main(argv=None):
         ]
         errors = [r["test_rel_l2"] for r in per_seed[name].values()]
         cells.append(f"{min(errors):.3f}-{max(errors):.3f}")
+        shares = [r["overhead"]["of_replaced"] for r in per_seed[name].values()]
+        shares = [100 * x for x in shares if x is not None]
+        cells.append(f"{min(shares):.1f}-{max(shares):.1f}" if shares else "-")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"wrote {out}")
 

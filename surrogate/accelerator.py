@@ -29,7 +29,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    trajectory (QuACK restarts from the lowest-loss predicted point, Luo et al., NeurIPS 2023);
    ``"scan"`` searches shortest first and stops at the first rise; ``"longest"`` makes the
    choice of ``"backtrack"`` shortest first, stopping at the first horizon that raises the
-   loss above its value before the jump (cheap when long jumps fail, as most do). Without an
+   loss above its value before the jump (cheap when long jumps fail, as most do); ``"warm"``
+   makes the choice of ``"longest"`` starting from the horizon accepted last time, upwards
+   while the loss stays acceptable, else downwards to the first acceptable one (fewer checks
+   once the accepted horizons have grown). Without an
    acceptable horizon the jump is rejected: the weights are restored bit for bit from the
    buffer. Non-finite weights are never evaluated, let alone kept.
    With a ``landing`` (a callable given by the training loop), every extrapolated candidate
@@ -77,7 +80,7 @@ EVENT_KINDS = ("jump_accepted", "jump_rejected", "restart")
 MOMENT_POLICIES = ("keep", "reset", "zero_first", "rescale")
 UNSTABLE_POLICIES = ("clip", "drop")
 COORDINATES = ("raw", "preconditioned")
-SEARCHES = ("backtrack", "best", "scan", "longest")
+SEARCHES = ("backtrack", "best", "scan", "longest", "warm")
 SNAPSHOTS = ("sample", "mean")
 
 
@@ -239,7 +242,10 @@ class DMDAccelerator:
             trajectory has one minimum and spends one check on a jump that fails at once;
             ``"longest"``: shortest first, keep the longest horizon whose loss is not higher
             than before, stop at the first that is (the choice of ``"backtrack"`` when the loss
-            along the trajectory has one minimum). The lowest loss right after a jump is not the
+            along the trajectory has one minimum); ``"warm"``: the choice of ``"longest"``,
+            searched from the horizon accepted at the last jump (up while the loss is not
+            higher than before, else down to the first horizon where it is not), the shortest
+            at the first jump and after a rejection. The lowest loss right after a jump is not the
             best criterion: a long jump excites fast modes that Adam damps within a few steps.
         unit_tol: |lambda| >= 1 - unit_tol counts as non-decaying (>= 0).
         unstable: ``"clip"`` or ``"drop"`` eigenvalues with |lambda| > 1.
@@ -346,6 +352,7 @@ class DMDAccelerator:
         self._count = 0  # valid snapshots in the buffer
         self._since = 0  # snapshots since the last jump attempt
         self._needed = self.window
+        self._warm = 0  # search="warm": index (shortest first) of the last accepted horizon
 
     # ------------------------------------------------------------------ protocol
     def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
@@ -369,6 +376,7 @@ class DMDAccelerator:
             "count": self._count,
             "since": self._since,
             "needed": self._needed,
+            "warm": self._warm,
             "flops": self.flops,
             "buffers": [b.clone() for b in self.buffers],
             "sums": [b.clone() for b in self.sums],
@@ -391,6 +399,7 @@ class DMDAccelerator:
         self._next_snapshot = int(state["next_snapshot"])
         self._head, self._count = int(state["head"]), int(state["count"])
         self._since, self._needed = int(state["since"]), int(state["needed"])
+        self._warm = int(state.get("warm", 0))
         self.flops = int(state["flops"])
         self.diagnostics = [dict(d) for d in state["diagnostics"]]
 
@@ -512,10 +521,12 @@ class DMDAccelerator:
         if self.landing is not None:
             restore = [(params, self._read(params)) for _, params in self.groups]
 
-        tried, losses, best, written = [], [], None, None
-        trials = self._trials()
-        ascending = self.search in ("scan", "longest")
-        for horizon, scale in reversed(trials) if ascending else trials:
+        tried, losses, written = [], [], None
+
+        def attempt(horizon: float, scale: float) -> tuple[float | None, list]:
+            """Write (and land) the candidate at one horizon; its checked loss (None if not
+            finite, never evaluated on non-finite weights) and its parameters."""
+            nonlocal written
             candidates = []
             for model in models:
                 if model is None:
@@ -535,19 +546,49 @@ class DMDAccelerator:
                 written = candidates
             if not finite:
                 losses.append(None)
-                if ascending:
-                    break
-                continue
+                return None, candidates
             loss = float(loss_fn())
             self.flops += self.eval_flops
             losses.append(loss if math.isfinite(loss) else None)
-            acceptable = math.isfinite(loss) and loss <= loss_before
-            if acceptable and (best is None or self.search == "longest" or loss < best[0]):
+            return losses[-1], candidates
+
+        def acceptable(loss: float | None) -> bool:
+            return loss is not None and loss <= loss_before
+
+        best = None  # (loss, horizon label, candidates) of the jump to keep
+        trials = self._trials()  # longest first
+        if self.search == "warm":
+            # The choice of "longest", searched from the horizon accepted last time: up while
+            # the loss stays acceptable, else down to the first acceptable one.
+            up = trials[::-1]
+            start = kept = min(self._warm, len(up) - 1)
+            loss, candidates = attempt(*up[start])
+            if acceptable(loss):
                 best = (loss, tried[-1], candidates)
-                if self.search == "backtrack":
+                for k in range(start + 1, len(up)):
+                    loss, candidates = attempt(*up[k])
+                    if not acceptable(loss):
+                        break
+                    best, kept = (loss, tried[-1], candidates), k
+            else:
+                for k in range(start - 1, -1, -1):
+                    loss, candidates = attempt(*up[k])
+                    if acceptable(loss):
+                        best, kept = (loss, tried[-1], candidates), k
+                        break
+            self._warm = kept if best is not None else 0
+        else:
+            ascending = self.search in ("scan", "longest")
+            for horizon, scale in reversed(trials) if ascending else trials:
+                loss, candidates = attempt(horizon, scale)
+                if acceptable(loss) and (
+                    best is None or self.search == "longest" or loss < best[0]
+                ):
+                    best = (loss, tried[-1], candidates)
+                    if self.search == "backtrack":
+                        break
+                elif ascending:
                     break
-            elif ascending:
-                break
 
         accepted = best[1] if best is not None else None
         if best is None:

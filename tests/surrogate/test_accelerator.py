@@ -149,7 +149,7 @@ def bias_landing(value, flops=100, log=None):
     return make
 
 
-@pytest.mark.parametrize("search", ["backtrack", "longest"])
+@pytest.mark.parametrize("search", ["backtrack", "longest", "warm"])
 def test_landing_adjusts_every_candidate_before_its_check_and_is_charged(search):
     plain, _, plain_now, _ = snapshots_then_jump(0.5, search)
     seen = []
@@ -192,11 +192,14 @@ def test_jump_that_raises_loss_or_is_not_finite_is_rejected_and_weights_unchange
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(("search", "checks"), [("best", 3), ("scan", 1), ("longest", 1)])
+@pytest.mark.parametrize(
+    ("search", "checks"), [("best", 3), ("scan", 1), ("longest", 1), ("warm", 1)]
+)
 def test_line_search_that_finds_no_lower_loss_leaves_weights_unchanged(search, checks):
     event, before, now, calls = snapshots_then_jump(1.5, search)
     assert event.kind == "jump_rejected" and event.info["horizon"] is None
-    # best evaluates every horizon; scan and longest (shortest first) stop at the first rise.
+    # best evaluates every horizon; scan, longest and warm (with no accepted horizon yet:
+    # shortest first) stop at the first rise.
     assert len(calls) == 1 + checks
     assert event.info["tried"] == ([10.0, 5.0, 2.0] if search == "best" else [2.0])
     for a, b in zip(before, now, strict=True):
@@ -249,6 +252,48 @@ def test_longest_search_keeps_the_longest_horizon_that_lowers_the_loss(search, c
     assert event.kind == "jump_accepted" and event.info["horizon"] == 200.0
     assert len(calls) == 1 + checks
     torch.testing.assert_close(weight, target + 70 * torch.tensor([[0.01, -0.02]]).double())
+
+
+def test_warm_search_starts_from_the_horizon_accepted_last_time():
+    # Three windows of the drift of drift_then_jump, each with its own minimum ahead: 130,
+    # then 300, then 30 steps. Horizons (shortest first) 12, 25, 50, ..., 1600; the loss is
+    # not higher than before up to twice the minimum's distance.
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    settings = {"window": 3, "horizon": 1600.0, "max_backtracks": 7}
+    accel = DMDAccelerator(model, optimizer, search="warm", **settings)
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    target, calls, events = None, [], []
+
+    def loss_fn():
+        calls.append(1)
+        return torch.sum((model.weight - target) ** 2)
+
+    for ahead in (130, 300, 30):
+        if ahead == 30:  # a resumed accelerator searches from the same horizon
+            resumed = DMDAccelerator(model, optimizer, search="warm", **settings)
+            resumed.load_state_dict(accel.state_dict())
+            accel = resumed
+        start = model.weight.detach().clone()
+        target = start + (2 + ahead) * drift
+        calls.clear()
+        for k in range(3):
+            with torch.no_grad():
+                model.weight.copy_(start + k * drift)
+            event = accel.step(loss_fn)
+        events.append((event.info["horizon"], event.info["tried"], len(calls) - 1))
+    # First jump: no history, the search of "longest" (12 ... 400, 400 overshoots twice 130).
+    assert events[0] == (200.0, [12.0, 25.0, 50.0, 100.0, 200.0, 400.0], 6)
+    # Second: from 200 up; 800 > 2 x 300 raises the loss.
+    assert events[1] == (400.0, [200.0, 400.0, 800.0], 3)
+    # Third: 400, 200 and 100 raise the loss (more than 60 steps on), 50 does not.
+    assert events[2] == (50.0, [400.0, 200.0, 100.0, 50.0], 4)
+    longest = DMDAccelerator(model, optimizer, search="longest", **settings)
+    for k in range(3):  # the same window searched by "longest": the same choice
+        with torch.no_grad():
+            model.weight.copy_(start + k * drift)
+        event = longest.step(loss_fn)
+    assert event.info["horizon"] == 50.0 and event.info["tried"] == [12.0, 25.0, 50.0, 100.0]
 
 
 def test_backtracking_keeps_the_first_horizon_that_lowers_the_loss():
