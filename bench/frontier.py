@@ -1,16 +1,17 @@
 """Benchmark: FLOPs to reach a validation loss when the length of the schedule is tuned too.
 
     .venv/bin/python bench/frontier.py --dataset results/plume/dataset.npz \\
-        --seeds 0 1 2 --out bench/results/frontier.json                   # about 12 min
+        --seeds 0 1 2 --out bench/results/frontier.json                   # about 22 min
 
 On a decaying schedule the loss at step s of a T-step run is not the lowest loss s steps can
 reach: a run whose cosine ends at step s ends lower. bench/training.py compares both methods
 on one schedule length, so its targets sit on one curve of each. Here each method (plain Adam
-and the DMD method, the spec's optimizer and accelerator settings) trains with the cosine
+and the DMD method, the spec's optimizer and accelerator settings, or several DMD variants
+given by ``--variants``) trains with the cosine
 stretched over each of ``--budgets`` steps, every seed, and the cost of a loss level is the
 lowest over all of that method's runs of the seed: the FLOPs of the first record at or below it
 (the lower envelope of the curves, so a method may stop any run early). Levels: the final
-validation loss of every run of either method. Speed-up = Adam's envelope FLOPs / the DMD
+validation loss of every run of every method. Speed-up = Adam's envelope FLOPs / the DMD
 method's, all overheads counted (surrogate/flops.py). Each run is a separate process with one
 torch thread; two run at a time.
 """
@@ -20,12 +21,29 @@ import json
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 from training import _run, cost_to, machine, thin
 
+from surrogate.methods import build_method
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 
-METHODS = ("adam", "dmd")
+
+class _Probe:
+    """What a method factory asks of a problem, for checking settings before any run."""
+
+    @staticmethod
+    def eval_flops(model) -> int:
+        return 0
+
+    @staticmethod
+    def refit(model) -> int:
+        return 0
+
+
+def check_dmd_settings(spec: dict) -> None:
+    """ValueError naming a bad train.dmd setting, as a run would raise it (on a tiny model)."""
+    build_method("dmd", nn.Sequential(nn.Linear(2, 1)), spec, _Probe())
 
 
 def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
@@ -52,15 +70,18 @@ def levels(runs: dict, seed: int) -> dict[str, float]:
 
 
 def frontier_table(runs: dict, seeds: list[int]) -> dict:
-    """Per level and seed: each method's envelope FLOPs and the DMD method's speed-up."""
+    """Per level and seed: each method's envelope FLOPs and, for every method but Adam, its
+    speed-up over Adam (``speedup`` maps method -> FLOP speed-up or None)."""
     table = {}
     for seed in seeds:
         for name, target in levels(runs, seed).items():
             row = {"target": target}
             for method, by_budget in runs.items():
                 row[method] = envelope_cost([c[seed] for c in by_budget.values()], target)
-            base, fast = row["adam"], row["dmd"]
-            row["flops_speedup"] = base / fast if base and fast else None
+            base = row["adam"]
+            row["speedup"] = {
+                m: base / row[m] if base and row[m] else None for m in runs if m != "adam"
+            }
             table.setdefault(name, {})[str(seed)] = row
     return table
 
@@ -69,30 +90,38 @@ def summarise(table: dict) -> dict:
     out = {}
     for name, by_seed in table.items():
         rows = list(by_seed.values())
-        speedups = [r["flops_speedup"] for r in rows if r["flops_speedup"] is not None]
+        methods = [m for m in rows[0] if m not in ("target", "speedup")]
         out[name] = {
             "target": [r["target"] for r in rows],
-            "adam_reached": f"{sum(r['adam'] is not None for r in rows)}/{len(rows)}",
-            "dmd_reached": f"{sum(r['dmd'] is not None for r in rows)}/{len(rows)}",
-            "flops_speedup": {
+            "reached": {m: f"{sum(r[m] is not None for r in rows)}/{len(rows)}" for m in methods},
+            "flops_speedup": {},
+        }
+        for m in rows[0]["speedup"]:
+            speedups = [r["speedup"][m] for r in rows if r["speedup"][m] is not None]
+            out[name]["flops_speedup"][m] = {
                 "mean": float(np.mean(speedups)) if speedups else None,
                 "min": min(speedups) if speedups else None,
                 "max": max(speedups) if speedups else None,
-            },
-        }
+            }
     return out
 
 
 def markdown(summary: dict) -> str:
+    methods = list(next(iter(summary.values()))["flops_speedup"])
     lines = [
-        "| level (a run's final val loss) | loss | Adam reaches | DMD reaches | DMD speed-up |",
-        "|---|---|---|---|---|",
+        "| level (a run's final val loss) | loss | "
+        + " | ".join(f"{m} speed-up (reached)" for m in methods)
+        + " |",
+        "|---|---" + "|---" * len(methods) + "|",
     ]
     for name, row in summary.items():
-        s = row["flops_speedup"]
-        cell = "-" if s["mean"] is None else f"{s['mean']:.2f}x [{s['min']:.2f}-{s['max']:.2f}]"
+        cells = []
+        for m in methods:
+            s = row["flops_speedup"][m]
+            cell = "-" if s["mean"] is None else f"{s['mean']:.2f}x [{s['min']:.2f}-{s['max']:.2f}]"
+            cells.append(f"{cell} ({row['reached'][m]}; Adam {row['reached']['adam']})")
         loss = f"{min(row['target']):.5f}-{max(row['target']):.5f}"
-        lines.append(f"| {name} | {loss} | {row['adam_reached']} | {row['dmd_reached']} | {cell} |")
+        lines.append(f"| {name} | {loss} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -102,6 +131,11 @@ def main(argv=None):
     parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
     parser.add_argument("--budgets", type=int, nargs="+", default=[1625, 3250, 6500, 13000, 26000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--variants",
+        default='{"dmd": {}}',
+        help="JSON: method name -> train.dmd settings over the spec's, one DMD method each",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench/results/frontier.json")
     args = parser.parse_args(argv)
@@ -115,20 +149,31 @@ def main(argv=None):
     bad = [b for b in args.budgets if b < 1]
     if bad:
         parser.error(f"--budgets must be >= 1 steps, got {bad}")
+    variants = json.loads(args.variants)
+    if not isinstance(variants, dict) or "adam" in variants or not variants:
+        parser.error(f"--variants must map names other than 'adam' to settings, got {variants!r}")
+    specs = {"adam": ("adam", spec)}
+    for name, settings in variants.items():
+        try:
+            specs[name] = ("dmd", resolve_spec(spec | {"dmd": spec["dmd"] | settings}))
+            check_dmd_settings(specs[name][1])
+        except (TypeError, ValueError) as err:
+            parser.error(f"--variants {name!r}: {err}")
     # Longest first, so that the slowest runs do not start last.
     budgets = sorted(set(args.budgets), reverse=True)
     jobs = [
-        (f"{m}_T{b}", m, s, spec | {"steps": b}, args.dataset)
+        (f"{name}_T{b}", method, s, run_spec | {"steps": b}, args.dataset)
         for b in budgets
-        for m in METHODS
+        for name, (method, run_spec) in specs.items()
         for s in args.seeds
     ]
     done = run_jobs(_run, jobs, workers=args.jobs, desc="training runs")
-    runs: dict[str, dict[int, dict[int, list[dict]]]] = {m: {} for m in METHODS}
+    runs: dict[str, dict[int, dict[int, list[dict]]]] = {name: {} for name in specs}
     finals = {}
-    for (name, method, seed, run_spec, _), (_, _, records, rel) in zip(jobs, done, strict=True):
-        runs[method].setdefault(run_spec["steps"], {})[seed] = records
-        finals.setdefault(name, {})[str(seed)] = {
+    for (label, _, seed, run_spec, _), (_, _, records, rel) in zip(jobs, done, strict=True):
+        name = label.rsplit("_T", 1)[0]
+        runs[name].setdefault(run_spec["steps"], {})[seed] = records
+        finals.setdefault(label, {})[str(seed)] = {
             "val_loss": final_val(records),
             "flops": records[-1]["flops"],
             "wall_s": records[-1]["wall_s"],
@@ -142,6 +187,7 @@ def main(argv=None):
         "dataset": args.dataset,
         "spec": spec,
         "budgets": budgets,
+        "variants": {name: run_spec["dmd"] for name, (m, run_spec) in specs.items() if m == "dmd"},
         "seeds": args.seeds,
         "machine": machine("cpu"),
         "summary": summary,

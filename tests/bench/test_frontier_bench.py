@@ -51,13 +51,18 @@ def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(fro
     table = frontier.frontier_table({"adam": adam, "dmd": dmd}, [0])
     assert set(table) == {"adam_T6", "adam_T3", "dmd_T6", "dmd_T3", "dmd_T9"}
     for name in ("adam_T6", "adam_T3", "dmd_T6", "dmd_T3"):
-        assert table[name]["0"]["flops_speedup"] == 2.0
+        assert table[name]["0"]["speedup"] == {"dmd": 2.0}
     # 0.1: Adam never gets there; no speed-up, but the DMD method's cost is kept.
     row = table["dmd_T9"]["0"]
-    assert (row["target"], row["adam"], row["dmd"], row["flops_speedup"]) == (0.1, None, 45, None)
+    assert (row["target"], row["adam"], row["dmd"], row["speedup"]) == (
+        0.1,
+        None,
+        45,
+        {"dmd": None},
+    )
     summary = frontier.summarise(table)
-    assert summary["dmd_T9"]["adam_reached"] == "0/1"
-    assert summary["adam_T6"]["flops_speedup"] == {"mean": 2.0, "min": 2.0, "max": 2.0}
+    assert summary["dmd_T9"]["reached"] == {"adam": "0/1", "dmd": "1/1"}
+    assert summary["adam_T6"]["flops_speedup"] == {"dmd": {"mean": 2.0, "min": 2.0, "max": 2.0}}
 
 
 def run(tmp_path, *args):
@@ -72,11 +77,15 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     spec |= {"optimizer": {"batch_size": 0}, "dmd": {"stride": 1, "window": 5, "horizon": 20}}
     out = tmp_path / "frontier.json"
     args = ["--dataset", str(dataset), "--budgets", "20", "40", "--seeds", "0", "1"]
+    args += ["--variants", json.dumps({"dmd": {}, "dmd_reset": {"moments": "reset"}})]
     done = run(tmp_path, *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out))
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["budgets"] == [40, 20]
-    assert set(result["per_seed"]) == {"adam_T40", "adam_T20", "dmd_T40", "dmd_T20"}
+    runs = {f"{m}_T{b}" for m in ("adam", "dmd", "dmd_reset") for b in (40, 20)}
+    assert set(result["per_seed"]) == set(result["final"]) == runs
+    assert result["variants"]["dmd_reset"]["moments"] == "reset"
+    assert result["variants"]["dmd"]["moments"] == result["spec"]["dmd"]["moments"]
     for name, by_seed in result["per_seed"].items():
         for seed, row in by_seed.items():
             assert row["target"] == result["final"][name][seed]["val_loss"]
@@ -88,6 +97,13 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     # A window of 5 one-step snapshots: the DMD method attempts jumps within 40 steps.
     dmd = result["final"]["dmd_T40"]["0"]
     assert dmd["jumps_accepted"] + dmd["jumps_rejected"] >= 1
+
+
+def test_bench_names_a_bad_variant(tmp_path):
+    variants = json.dumps({"dmd": {"moments": "forget"}})
+    done = run(tmp_path, "--variants", variants, "--out", str(tmp_path / "f.json"))
+    assert done.returncode == 2
+    assert "--variants 'dmd': moments must be one of" in done.stderr
 
 
 def test_bench_refuses_a_constant_schedule(tmp_path):
