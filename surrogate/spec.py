@@ -39,7 +39,7 @@ DEFAULTS = {
         "horizon": 1600,
         "backtrack": 0.5,
         "max_backtracks": 5,
-        "search": "longest",
+        "search": "warm",
         "unit_tol": 0.001,
         "unstable": "clip",
         "moments": "rescale",
