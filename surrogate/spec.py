@@ -42,7 +42,7 @@ DEFAULTS = {
         "search": "warm",
         "unit_tol": 0.001,
         "unstable": "clip",
-        "moments": "rescale",
+        "moments": "zero_first",
         "coordinates": "raw",
         "landing": "none",
     },
