@@ -37,11 +37,13 @@ lint: $(STAMP)
 # network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
 # the full-batch field network.
 FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset"}}
+MOMENT_VARIANTS := {"dmd": {"moments": "rescale"}, "dmd_keep": {"moments": "keep"}, "dmd_zero_first": {"moments": "zero_first"}}
 bench: $(STAMP)
 	$(PY) bench/solver.py
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments --steps 6500
+	$(PY) bench/frontier.py --variants '$(MOMENT_VARIANTS)'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
@@ -49,6 +51,8 @@ bench: $(STAMP)
 	$(PY) bench/ablation.py --optimizer default --out bench/results/ablation_default.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
 		default_zero_first default_horizon3200 mean_stride20_rescale
+	$(PY) bench/ablation.py --optimizer default --out bench/results/ablation_search.json \
+		--variants mean_stride20_window15_rescale default_warm
 	$(PY) bench/jump_worth.py
 	$(PY) bench/training.py --moments --steps 1000 --spec '$(FIELD_SPEC)' --out bench/results/training_field.json
 	$(PY) bench/predictability.py
