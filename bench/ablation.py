@@ -60,9 +60,8 @@ VARIANTS = {
     "mean_rescale": MEAN | {"moments": "rescale"},
     "mean_stride15_rescale": MEAN | {"stride": 15, "moments": "rescale"},
     "mean_stride20_rescale": MEAN | {"stride": 20, "moments": "rescale"},
-    # The default (surrogate/spec.py): a jump attempt every 300 steps, as at stride 15. The
-    # default search is now "warm", which makes the same jumps with fewer checks
-    # (default_warm below).
+    # The default of surrogate/spec.py until search "warm" (the same jumps with fewer checks,
+    # default_warm below) and moments "zero_first": a jump attempt every 300 steps.
     "mean_stride20_window15_rescale": MEAN | {"stride": 20, "window": 15, "moments": "rescale"},
 }
 DEFAULT = VARIANTS["mean_stride20_window15_rescale"]

@@ -30,9 +30,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    ``"scan"`` searches shortest first and stops at the first rise; ``"longest"`` makes the
    choice of ``"backtrack"`` shortest first, stopping at the first horizon that raises the
    loss above its value before the jump (cheap when long jumps fail, as most do); ``"warm"``
-   makes the choice of ``"longest"`` starting from the horizon accepted last time, upwards
-   while the loss stays acceptable, else downwards to the first acceptable one (fewer checks
-   once the accepted horizons have grown). Without an
+   searches from the horizon accepted last time, upwards while the loss stays acceptable,
+   else downwards to the first acceptable one: the choice of ``"longest"`` when the loss along
+   the trajectory has one minimum, with fewer checks once the accepted horizons have grown.
+   Without an
    acceptable horizon the jump is rejected: the weights are restored bit for bit from the
    buffer. Non-finite weights are never evaluated, let alone kept.
    With a ``landing`` (a callable given by the training loop), every extrapolated candidate
@@ -242,10 +243,11 @@ class DMDAccelerator:
             trajectory has one minimum and spends one check on a jump that fails at once;
             ``"longest"``: shortest first, keep the longest horizon whose loss is not higher
             than before, stop at the first that is (the choice of ``"backtrack"`` when the loss
-            along the trajectory has one minimum); ``"warm"``: the choice of ``"longest"``,
-            searched from the horizon accepted at the last jump (up while the loss is not
-            higher than before, else down to the first horizon where it is not), the shortest
-            at the first jump and after a rejection. The lowest loss right after a jump is not the
+            along the trajectory has one minimum); ``"warm"``: searched from the horizon
+            accepted at the last jump (up while the loss is not higher than before, else down
+            to the first horizon where it is not; the shortest at the first jump and after a
+            rejection), the choice of ``"longest"`` when the loss along the trajectory has one
+            minimum. The lowest loss right after a jump is not the
             best criterion: a long jump excites fast modes that Adam damps within a few steps.
         unit_tol: |lambda| >= 1 - unit_tol counts as non-decaying (>= 0).
         unstable: ``"clip"`` or ``"drop"`` eigenvalues with |lambda| > 1.
@@ -623,7 +625,7 @@ class DMDAccelerator:
         return Event(kind, info)
 
     def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
-        self._since, self._needed = 0, self.retry
+        self._since, self._needed, self._warm = 0, self.retry, 0
         self._schedule_next_snapshot(rejected=True)
         self.diagnostics.append(
             {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}

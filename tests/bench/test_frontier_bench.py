@@ -62,6 +62,12 @@ def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(fro
     )
     summary = frontier.summarise(table)
     assert summary["dmd_T9"]["reached"] == {"adam": "0/1", "dmd": "1/1"}
+    # A level reached most cheaply by a run of another length: Adam's 3-step loss (0.45) costs
+    # Adam 30 FLOPs (its 3-step run), the DMD method 15 in its own 3-step run but 10 in its
+    # 9-step run if that one falls faster early on.
+    dmd[9] = {0: curve([1.0, 0.4, 0.3, 0.2, 0.15, 0.12, 0.11, 0.1, 0.1], 5.0)}
+    table = frontier.frontier_table({"adam": adam, "dmd": dmd}, [0])
+    assert table["adam_T3"]["0"]["dmd"] == 10 and table["adam_T3"]["0"]["speedup"] == {"dmd": 3.0}
     assert summary["adam_T6"]["flops_speedup"] == {"dmd": {"mean": 2.0, "min": 2.0, "max": 2.0}}
 
 
@@ -104,6 +110,12 @@ def test_bench_names_a_bad_variant(tmp_path):
     done = run(tmp_path, "--variants", variants, "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
     assert "--variants 'dmd': moments must be one of" in done.stderr
+
+
+def test_bench_names_malformed_json(tmp_path):
+    done = run(tmp_path, "--variants", "{dmd: {}}", "--out", str(tmp_path / "f.json"))
+    assert done.returncode == 2
+    assert "--spec / --variants: Expecting property name" in done.stderr
 
 
 def test_bench_refuses_a_constant_schedule(tmp_path):

@@ -255,27 +255,28 @@ def test_longest_search_keeps_the_longest_horizon_that_lowers_the_loss(search, c
 
 
 def test_warm_search_starts_from_the_horizon_accepted_last_time():
-    # Three windows of the drift of drift_then_jump, each with its own minimum ahead: 130,
-    # then 300, then 30 steps. Horizons (shortest first) 12, 25, 50, ..., 1600; the loss is
-    # not higher than before up to twice the minimum's distance.
+    # Windows of the drift of drift_then_jump, each with its own minimum: 130, 300 and 30
+    # steps ahead, then 50 behind, then 130 ahead again. Horizons (shortest first) 12, 25,
+    # 50, ..., 1600; the loss is not higher than before up to twice the minimum's distance.
     model = nn.Linear(2, 1, bias=False).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     settings = {"window": 3, "horizon": 1600.0, "max_backtracks": 7}
     accel = DMDAccelerator(model, optimizer, search="warm", **settings)
     drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
-    target, calls, events = None, [], []
+    target, calls, events, starts = None, [], [], []
 
     def loss_fn():
         calls.append(1)
         return torch.sum((model.weight - target) ** 2)
 
-    for ahead in (130, 300, 30):
+    for ahead in (130, 300, 30, -50, 130):
         if ahead == 30:  # a resumed accelerator searches from the same horizon
             resumed = DMDAccelerator(model, optimizer, search="warm", **settings)
             resumed.load_state_dict(accel.state_dict())
             accel = resumed
         start = model.weight.detach().clone()
         target = start + (2 + ahead) * drift
+        starts.append((start, target))
         calls.clear()
         for k in range(3):
             with torch.no_grad():
@@ -288,8 +289,22 @@ def test_warm_search_starts_from_the_horizon_accepted_last_time():
     assert events[1] == (400.0, [200.0, 400.0, 800.0], 3)
     # Third: 400, 200 and 100 raise the loss (more than 60 steps on), 50 does not.
     assert events[2] == (50.0, [400.0, 200.0, 100.0, 50.0], 4)
+    # Fourth: the minimum lies behind, every jump raises the loss: from 50 down, rejected.
+    assert events[3] == (None, [50.0, 25.0, 12.0], 3)
+    # After the rejection the search starts from the shortest horizon again.
+    assert events[4] == events[0]
+    # A saved index beyond the horizons tried (other settings) starts from the longest.
+    accel._warm = 99
+    start = model.weight.detach().clone()
+    target = start + (2 + 130) * drift
+    for k in range(3):
+        with torch.no_grad():
+            model.weight.copy_(start + k * drift)
+        event = accel.step(loss_fn)
+    assert event.info["tried"][:2] == [1600.0, 800.0] and event.info["horizon"] == 200.0
     longest = DMDAccelerator(model, optimizer, search="longest", **settings)
-    for k in range(3):  # the same window searched by "longest": the same choice
+    start, target = starts[2]
+    for k in range(3):  # the third window searched by "longest": the same choice
         with torch.no_grad():
             model.weight.copy_(start + k * drift)
         event = longest.step(loss_fn)
