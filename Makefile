@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments --steps 6500
 	$(PY) bench/frontier.py --variants '$(MOMENT_VARIANTS)'
+	$(PY) bench/frontier.py --budgets 13000 26000 --out bench/results/frontier_stride40.json \
+		--variants '{"dmd_stride40": {"stride": 40, "horizon": 3200, "max_backtracks": 6}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
