@@ -354,7 +354,7 @@ class DMDAccelerator:
         self._count = 0  # valid snapshots in the buffer
         self._since = 0  # snapshots since the last jump attempt
         self._needed = self.window
-        self._warm = 0  # search="warm": index (shortest first) of the last accepted horizon
+        self._warm = 0  # index (shortest first) of the last accepted horizon; search="warm"
 
     # ------------------------------------------------------------------ protocol
     def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
@@ -559,11 +559,12 @@ class DMDAccelerator:
 
         best = None  # (loss, horizon label, candidates) of the jump to keep
         trials = self._trials()  # longest first
-        if self.search == "warm":
-            # The choice of "longest", searched from the horizon accepted last time: up while
-            # the loss stays acceptable, else down to the first acceptable one.
+        if self.search in ("longest", "warm"):
+            # Up the horizons while the loss stays acceptable, from the shortest ("longest") or
+            # from the one accepted last time ("warm"); from a start that is not acceptable,
+            # down to the first acceptable one.
             up = trials[::-1]
-            start = kept = min(self._warm, len(up) - 1)
+            start = kept = min(self._warm, len(up) - 1) if self.search == "warm" else 0
             loss, candidates = attempt(*up[start])
             if acceptable(loss):
                 best = (loss, tried[-1], candidates)
@@ -580,16 +581,14 @@ class DMDAccelerator:
                         break
             self._warm = kept if best is not None else 0
         else:
-            ascending = self.search in ("scan", "longest")
-            for horizon, scale in reversed(trials) if ascending else trials:
+            scan = self.search == "scan"
+            for horizon, scale in reversed(trials) if scan else trials:
                 loss, candidates = attempt(horizon, scale)
-                if acceptable(loss) and (
-                    best is None or self.search == "longest" or loss < best[0]
-                ):
+                if acceptable(loss) and (best is None or loss < best[0]):
                     best = (loss, tried[-1], candidates)
                     if self.search == "backtrack":
                         break
-                elif ascending:
+                elif scan:
                     break
 
         accepted = best[1] if best is not None else None
