@@ -26,7 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training import _run, compare, machine, overhead, summarise
+from training import _run, compare, jump_counts, machine, overhead, summarise
 
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
@@ -125,8 +125,7 @@ def main(argv=None):
                 },
                 "final_val_loss": records[-1]["val_loss"],
                 "test_rel_l2": run["test_rel_l2"],
-                "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
-                "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
+                **jump_counts(records),
                 "overhead": overhead(records, runs["adam"][seed]["records"]),
             }
         per_seed[name] = rows

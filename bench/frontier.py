@@ -20,9 +20,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from torch import nn
-from training import _run, cost_to, machine, thin
+from training import _run, cost_to, jump_counts, machine, spread, thin
 
 from surrogate.methods import build_method
 from surrogate.parallel import run_jobs
@@ -98,11 +97,7 @@ def summarise(table: dict) -> dict:
         }
         for m in rows[0]["speedup"]:
             speedups = [r["speedup"][m] for r in rows if r["speedup"][m] is not None]
-            out[name]["flops_speedup"][m] = {
-                "mean": float(np.mean(speedups)) if speedups else None,
-                "min": min(speedups) if speedups else None,
-                "max": max(speedups) if speedups else None,
-            }
+            out[name]["flops_speedup"][m] = spread(speedups)
     return out
 
 
@@ -182,8 +177,7 @@ def main(argv=None):
             "flops": records[-1]["flops"],
             "wall_s": records[-1]["wall_s"],
             "test_rel_l2": rel,
-            "jumps_accepted": sum(r["event"] == "jump_accepted" for r in records),
-            "jumps_rejected": sum(r["event"] == "jump_rejected" for r in records),
+            **jump_counts(records),
         }
     table = frontier_table(runs, args.seeds)
     summary = summarise(table)

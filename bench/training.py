@@ -50,6 +50,23 @@ def thin(records: list[dict]) -> list[dict]:
     return [r for r in records if r["val_loss"] is not None or r["event"] is not None]
 
 
+def jump_counts(records: list[dict]) -> dict[str, int]:
+    """Accepted and rejected jumps of a run."""
+    return {
+        f"jumps_{kind}": sum(r["event"] == f"jump_{kind}" for r in records)
+        for kind in ("accepted", "rejected")
+    }
+
+
+def spread(values: list[float]) -> dict[str, float | None]:
+    """Mean, min and max of ``values`` (None for each when there are none)."""
+    return {
+        "mean": float(np.mean(values)) if values else None,
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+    }
+
+
 def _finite_or_inf(value) -> float:
     return value if value is not None and math.isfinite(value) else math.inf
 
@@ -120,11 +137,8 @@ def summarise(table: dict, methods: list[str]) -> dict:
             for kind in ("flops_speedup", "wall_speedup"):
                 values = [row[method][kind] for row in by_seed.values()]
                 reached = [v for v in values if v is not None]
-                out[target].setdefault(method, {})[kind] = {
-                    "mean": float(np.mean(reached)) if reached else None,
-                    "min": min(reached) if reached else None,
-                    "max": max(reached) if reached else None,
-                    "reached": f"{len(reached)}/{len(values)}",
+                out[target].setdefault(method, {})[kind] = spread(reached) | {
+                    "reached": f"{len(reached)}/{len(values)}"
                 }
     return out
 
@@ -278,8 +292,7 @@ def main(argv=None):
                     "flops": v["records"][-1]["flops"],
                     "wall_s": v["records"][-1]["wall_s"],
                     "test_rel_l2": v["test_rel_l2"],
-                    "jumps_accepted": sum(r["event"] == "jump_accepted" for r in v["records"]),
-                    "jumps_rejected": sum(r["event"] == "jump_rejected" for r in v["records"]),
+                    **jump_counts(v["records"]),
                     "overhead": overhead(v["records"], runs["adam"][s]["records"]),
                 }
                 for s, v in by_seed.items()
