@@ -234,12 +234,15 @@ def file_states(root: Path, pattern: str = "**/*") -> dict[str, tuple[int, bytes
 # ------------------------------------------------------------------ SLURM
 
 
-def write_test_profile(directory: Path, set_resources: dict | None = None) -> Path:
+def write_test_profile(
+    directory: Path, set_resources: dict | None = None, settings: dict | None = None
+) -> Path:
     """profiles/slurm/profile.yaml, changed only where the one-node test cluster needs it.
 
     The cluster (.ci/slurm-setup.sh) has no GPUs and no accounting database: training runs
     with gpu=0 in the same "gpu" partition, job states come from squeue. Status checks start
     after 1 s instead of 40 and successful jobs keep their SLURM logs, which the tests read.
+    `settings` (profile keys) override all of that.
     """
     profile = yaml.safe_load(SLURM_PROFILE.read_text())
     resources = profile.setdefault("set-resources", {})
@@ -253,6 +256,7 @@ def write_test_profile(directory: Path, set_resources: dict | None = None) -> Pa
             "seconds-between-status-checks": 1,
             "slurm-keep-successful-logs": True,
         }
+        | (settings or {})
     )
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))

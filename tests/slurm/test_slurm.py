@@ -173,7 +173,15 @@ def test_interrupted_slurm_run_cancels_its_job_and_rerun_resumes(
     run_snakemake(workdir, str(CHUNKS / "chunk_1.npz"), *slurm_args(profile), log_name="first.out")
     before = file_states(workdir / RESULTS)
 
-    slow = write_test_profile(tmp_path / "slow", {"solve": {"mpi": slow_first_attempt("srun")}})
+    # Snakemake takes its jobs out of the list that Ctrl-C cancels while it checks their states
+    # (snakemake-interface-executor-plugins 9.4, docs/hpc.md), and its first check of a new
+    # job comes within a second of the submission, just when this test would interrupt. With
+    # 30 s between checks while no job has finished, the interrupt falls between two checks.
+    slow = write_test_profile(
+        tmp_path / "slow",
+        {"solve": {"mpi": slow_first_attempt("srun")}},
+        {"slurm-init-seconds-before-status-checks": 30},
+    )
     proc = start_snakemake(workdir, *DATASET_TARGETS, *slurm_args(slow), log_name="second.out")
     try:
         slurm_id = wait_until_slow_chunk_runs(proc)
