@@ -26,7 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training import _run, compare, jump_counts, machine, overhead, summarise
+from training import _run, compare, final_val, jump_counts, machine, overhead, summarise
 
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
@@ -123,7 +123,7 @@ def main(argv=None):
                 "flops_speedup": {
                     t: table[f"val_loss/{t}"][str(seed)][name]["flops_speedup"] for t in names
                 },
-                "final_val_loss": records[-1]["val_loss"],
+                "final_val_loss": final_val(records),
                 "test_rel_l2": run["test_rel_l2"],
                 **jump_counts(records),
                 "overhead": overhead(records, runs["adam"][seed]["records"]),

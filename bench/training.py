@@ -44,6 +44,11 @@ def _run(job: tuple) -> tuple[str, int, list[dict]]:
     return name, seed, records, history["test_rel_l2"]
 
 
+def final_val(records: list[dict]) -> float:
+    """The last validation loss a run recorded (the last step may fall between evaluations)."""
+    return next(r["val_loss"] for r in reversed(records) if r["val_loss"] is not None)
+
+
 def thin(records: list[dict]) -> list[dict]:
     """The records a curve in the JSON keeps: evaluated steps and events (every step would
     make tens of MB; the targets and speed-ups are computed from the full records first)."""
@@ -223,10 +228,9 @@ def main(argv=None):
     # included) on every seed. The DMD method rides the same setting with the moment policy
     # that is best on it for the first seed (its own one-knob sweep).
     first = args.seeds[0]
-    finals = {(lr, spec["optimizer"]["schedule"]): runs["adam"][first]["records"][-1]["val_loss"]}
+    finals = {(lr, spec["optimizer"]["schedule"]): final_val(runs["adam"][first]["records"])}
     finals |= {
-        (x, sched): runs[f"adam_lr{x:g}_{sched}"][first]["records"][-1]["val_loss"]
-        for x, sched in grid
+        (x, sched): final_val(runs[f"adam_lr{x:g}_{sched}"][first]["records"]) for x, sched in grid
     }
     best_lr, best_schedule = min(finals, key=lambda g: _finite_or_inf(finals[g]))
     tuned = with_opt(lr=best_lr, schedule=best_schedule)
@@ -249,7 +253,7 @@ def main(argv=None):
         ]
     )
     moment_finals = {
-        p: runs[f"dmd_tuned_{p}"][first]["records"][-1]["val_loss"] for p in MOMENT_POLICIES
+        p: final_val(runs[f"dmd_tuned_{p}"][first]["records"]) for p in MOMENT_POLICIES
     }
     best_policy = min(moment_finals, key=lambda p: _finite_or_inf(moment_finals[p]))
     if same and best_policy == spec["dmd"]["moments"]:
@@ -288,7 +292,7 @@ def main(argv=None):
             m: {
                 str(s): {
                     "train_loss": v["records"][-1]["train_loss"],
-                    "val_loss": v["records"][-1]["val_loss"],
+                    "val_loss": final_val(v["records"]),
                     "flops": v["records"][-1]["flops"],
                     "wall_s": v["records"][-1]["wall_s"],
                     "test_rel_l2": v["test_rel_l2"],

@@ -44,6 +44,36 @@ def build_method(
     return METHODS[name](model, spec, problem)
 
 
+class _Probe:
+    """What a method factory asks of a problem, for checking settings without data."""
+
+    @staticmethod
+    def eval_flops(model) -> int:
+        return 0
+
+    @staticmethod
+    def refit(model) -> int:
+        return 0
+
+
+# Methods whose settings are a section of the train spec (train.<name>).
+CONFIGURED = ("dmd", "koopman")
+
+
+def check_settings(spec: dict) -> None:
+    """ValueError naming a bad train.dmd or train.koopman setting, raised as a run would raise
+    it when its method is built (here on a one-layer model), so that a bad value fails before
+    any data is loaded, whichever methods the spec runs."""
+    # The probe's initialisation must not advance the caller's random stream.
+    with torch.random.fork_rng(devices=[]):
+        model = nn.Sequential(nn.Linear(2, 1))
+    for name in CONFIGURED:
+        try:
+            build_method(name, model, spec, _Probe())
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"train.{name}: {err}") from None
+
+
 def adam_optimizer(model: nn.Module, spec: dict) -> torch.optim.Adam:
     """Adam (Kingma & Ba 2015) with the spec's learning rate and torch's default betas."""
     return torch.optim.Adam(model.parameters(), lr=spec["optimizer"]["lr"])
@@ -59,7 +89,7 @@ def _dmd(model, spec, problem):
     options = dict(spec["dmd"])
     landing = options.pop("landing", "none")
     if landing not in LANDINGS:
-        raise ValueError(f"train.dmd.landing must be one of {LANDINGS}, got {landing!r}")
+        raise ValueError(f"landing must be one of {LANDINGS}, got {landing!r}")
     options["landing"] = (lambda: problem.refit(model)) if landing == "refit_output" else None
     optimizer = adam_optimizer(model, spec)
     return optimizer, DMDAccelerator(

@@ -105,4 +105,8 @@ def resolve_spec(given: dict | None = None) -> dict:
         )
     if not spec["methods"] or not spec["seeds"]:
         raise ValueError("train.methods and train.seeds must not be empty")
+    # Imported here: the method factories need torch, the rest of this module does not.
+    from surrogate.methods import check_settings
+
+    check_settings(spec)
     return spec

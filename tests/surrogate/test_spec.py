@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from surrogate.spec import DEFAULTS, resolve_spec
@@ -47,8 +48,21 @@ def test_partial_spec_is_merged_over_defaults():
         ({"optimizer": {"batch_size": -1}}, "batch_size must be an integer >= 0, got -1"),
         ({"dmd": 3}, "train.dmd must be a mapping"),
         ({"methods": []}, "must not be empty"),
+        # Method settings fail here, before any data is loaded, as the methods raise them.
+        ({"dmd": {"stride": 0}}, "train.dmd: stride must be an integer >= 1, got 0"),
+        ({"dmd": {"moments": "forget"}}, "train.dmd: moments must be one of"),
+        ({"dmd": {"landing": "soft"}}, "train.dmd: landing must be one of"),
+        ({"koopman": {"window": 0}}, "train.koopman: window must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_values_raise(given, match):
     with pytest.raises(ValueError, match=match):
         resolve_spec(given)
+
+
+def test_checking_the_method_settings_leaves_the_random_stream_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    resolve_spec({"methods": ["adam"]})
+    assert torch.equal(torch.rand(4), expected)

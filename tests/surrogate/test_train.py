@@ -185,7 +185,7 @@ def test_field_jump_check_uses_a_fixed_subset_of_training_samples(dataset, check
         ({"dmd": {"window": 1}}, "window must be an integer >= 3, got 1"),
         ({"device": "tpu"}, "'tpu'"),
         ({"check_samples": -1}, "check_samples must be an integer >= 0, got -1"),
-        ({"dmd": {"landing": "relax"}}, "train.dmd.landing must be one of .*, got 'relax'"),
+        ({"dmd": {"landing": "relax"}}, "train.dmd: landing must be one of .*, got 'relax'"),
     ],
 )
 def test_bad_specs_raise_value_error(dataset, tmp_path, spec, match):
