@@ -20,29 +20,33 @@ import argparse
 import json
 from pathlib import Path
 
-from torch import nn
-from training import _run, cost_to, jump_counts, machine, spread, thin
+from training import _run, cost_to, final_val, jump_counts, machine, spread, thin
 
-from surrogate.methods import build_method
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 
 
-class _Probe:
-    """What a method factory asks of a problem, for checking settings before any run."""
-
-    @staticmethod
-    def eval_flops(model) -> int:
-        return 0
-
-    @staticmethod
-    def refit(model) -> int:
-        return 0
-
-
-def check_dmd_settings(spec: dict) -> None:
-    """ValueError naming a bad train.dmd setting, as a run would raise it (on a tiny model)."""
-    build_method("dmd", nn.Sequential(nn.Linear(2, 1)), spec, _Probe())
+def variant_settings(settings: dict, budgets: list[int]) -> dict[int, dict]:
+    """train.dmd settings of a variant per schedule length: ``settings`` less its optional
+    ``by_budget`` (schedule length -> settings over the rest, e.g. a stride that grows with
+    the schedule). ValueError naming a length that is not one of ``budgets``."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"settings must be a mapping, got {settings!r}")
+    common = {k: v for k, v in settings.items() if k != "by_budget"}
+    by_budget = settings.get("by_budget", {})
+    if not isinstance(by_budget, dict):
+        raise ValueError(f"by_budget must map schedule lengths to settings, got {by_budget!r}")
+    try:
+        by_budget = {int(b): s for b, s in by_budget.items()}
+    except ValueError:
+        raise ValueError(f"by_budget keys must be step counts, got {sorted(by_budget)}") from None
+    unknown = sorted(set(by_budget) - set(budgets))
+    if unknown:
+        raise ValueError(f"by_budget names schedule length(s) {unknown}; --budgets are {budgets}")
+    for b, s in by_budget.items():
+        if not isinstance(s, dict):
+            raise ValueError(f"by_budget[{b}] must be a mapping of settings, got {s!r}")
+    return {b: common | by_budget.get(b, {}) for b in budgets}
 
 
 def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
@@ -50,11 +54,6 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
     costs = [cost_to(c, "val_loss", target)[0] for c in curves]
     reached = [c for c in costs if c is not None]
     return min(reached) if reached else None
-
-
-def final_val(curve: list[dict]) -> float:
-    """The last validation loss a run recorded (the last step may fall between evaluations)."""
-    return next(r["val_loss"] for r in reversed(curve) if r["val_loss"] is not None)
 
 
 def levels(runs: dict, seed: int) -> dict[str, float]:
@@ -129,7 +128,8 @@ def main(argv=None):
     parser.add_argument(
         "--variants",
         default='{"dmd": {}}',
-        help="JSON: method name -> train.dmd settings over the spec's, one DMD method each",
+        help="JSON: method name -> train.dmd settings over the spec's, one DMD method each; "
+        'a "by_budget" key maps schedule lengths to settings over those',
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench/results/frontier.json")
@@ -151,19 +151,22 @@ def main(argv=None):
         parser.error(f"--budgets must be >= 1 steps, got {bad}")
     if not isinstance(variants, dict) or "adam" in variants or not variants:
         parser.error(f"--variants must map names other than 'adam' to settings, got {variants!r}")
-    specs = {"adam": ("adam", spec)}
-    for name, settings in variants.items():
-        try:
-            specs[name] = ("dmd", resolve_spec(spec | {"dmd": spec["dmd"] | settings}))
-            check_dmd_settings(specs[name][1])
-        except (TypeError, ValueError) as err:
-            parser.error(f"--variants {name!r}: {err}")
     # Longest first, so that the slowest runs do not start last.
     budgets = sorted(set(args.budgets), reverse=True)
+    # specs[name][budget] = (method, the run's spec)
+    specs = {"adam": {b: ("adam", spec | {"steps": b}) for b in budgets}}
+    for name, settings in variants.items():
+        try:
+            specs[name] = {
+                b: ("dmd", resolve_spec(spec | {"steps": b, "dmd": spec["dmd"] | s}))
+                for b, s in variant_settings(settings, budgets).items()
+            }
+        except (TypeError, ValueError) as err:
+            parser.error(f"--variants {name!r}: {err}")
     jobs = [
-        (f"{name}_T{b}", method, s, run_spec | {"steps": b}, args.dataset)
+        (f"{name}_T{b}", by_budget[b][0], s, by_budget[b][1], args.dataset)
         for b in budgets
-        for name, (method, run_spec) in specs.items()
+        for name, by_budget in specs.items()
         for s in args.seeds
     ]
     done = run_jobs(_run, jobs, workers=args.jobs, desc="training runs")
@@ -185,7 +188,11 @@ def main(argv=None):
         "dataset": args.dataset,
         "spec": spec,
         "budgets": budgets,
-        "variants": {name: run_spec["dmd"] for name, (m, run_spec) in specs.items() if m == "dmd"},
+        "variants": {
+            name: {str(b): run_spec["dmd"] for b, (_, run_spec) in by_budget.items()}
+            for name, by_budget in specs.items()
+            if name != "adam"
+        },
         "seeds": args.seeds,
         "machine": machine("cpu"),
         "summary": summary,

@@ -83,15 +83,19 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     spec |= {"optimizer": {"batch_size": 0}, "dmd": {"stride": 1, "window": 5, "horizon": 20}}
     out = tmp_path / "frontier.json"
     args = ["--dataset", str(dataset), "--budgets", "20", "40", "--seeds", "0", "1"]
-    args += ["--variants", json.dumps({"dmd": {}, "dmd_reset": {"moments": "reset"}})]
+    # dmd_reset: a stride that grows with the schedule, as by_budget sets it.
+    reset = {"moments": "reset", "by_budget": {"40": {"stride": 2}}}
+    args += ["--variants", json.dumps({"dmd": {}, "dmd_reset": reset})]
     done = run(tmp_path, *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out))
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["budgets"] == [40, 20]
     runs = {f"{m}_T{b}" for m in ("adam", "dmd", "dmd_reset") for b in (40, 20)}
     assert set(result["per_seed"]) == set(result["final"]) == runs
-    assert result["variants"]["dmd_reset"]["moments"] == "reset"
-    assert result["variants"]["dmd"]["moments"] == result["spec"]["dmd"]["moments"]
+    variants = result["variants"]
+    assert [variants["dmd_reset"][b]["stride"] for b in ("20", "40")] == [1, 2]
+    assert {variants["dmd_reset"][b]["moments"] for b in ("20", "40")} == {"reset"}
+    assert variants["dmd"]["40"] == variants["dmd"]["20"] == result["spec"]["dmd"]
     for name, by_seed in result["per_seed"].items():
         for seed, row in by_seed.items():
             assert row["target"] == result["final"][name][seed]["val_loss"]
@@ -109,7 +113,24 @@ def test_bench_names_a_bad_variant(tmp_path):
     variants = json.dumps({"dmd": {"moments": "forget"}})
     done = run(tmp_path, "--variants", variants, "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
-    assert "--variants 'dmd': moments must be one of" in done.stderr
+    assert "--variants 'dmd': train.dmd: moments must be one of" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "by_budget, message",
+    [
+        ({"3000": {"stride": 10}}, "by_budget names schedule length(s) [3000]"),
+        ({"long": {"stride": 10}}, "by_budget keys must be step counts"),
+        ({"6500": 10}, "by_budget[6500] must be a mapping"),
+        ({"6500": {"stride": 0}}, "train.dmd: stride must be an integer >= 1, got 0"),
+    ],
+)
+def test_bench_names_a_bad_by_budget(tmp_path, by_budget, message):
+    variants = json.dumps({"dmd": {"by_budget": by_budget}})
+    args = ["--budgets", "6500", "--variants", variants, "--out", str(tmp_path / "f.json")]
+    done = run(tmp_path, *args)
+    assert done.returncode == 2
+    assert f"--variants 'dmd': {message}" in done.stderr
 
 
 def test_bench_names_malformed_json(tmp_path):
