@@ -22,6 +22,7 @@ from pathlib import Path
 
 from training import _run, cost_to, final_val, jump_counts, machine, spread, thin
 
+from surrogate.methods import scaled_windows
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 
@@ -188,8 +189,11 @@ def main(argv=None):
         "dataset": args.dataset,
         "spec": spec,
         "budgets": budgets,
+        # The settings each run used, with stride and horizon as reference_steps scaled them.
         "variants": {
-            name: {str(b): run_spec["dmd"] for b, (_, run_spec) in by_budget.items()}
+            name: {
+                str(b): scaled_windows(run_spec["dmd"], b) for b, (_, run_spec) in by_budget.items()
+            }
             for name, by_budget in specs.items()
             if name != "adam"
         },

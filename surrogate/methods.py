@@ -84,9 +84,26 @@ def _adam(model, spec, problem):
     return adam_optimizer(model, spec), None
 
 
+def scaled_windows(options: dict, steps: int) -> dict:
+    """train.dmd settings for a run of ``steps`` steps: ``stride`` and a finite ``horizon``
+    times steps / ``reference_steps`` when the run is longer than that (the window then spans
+    the same fraction of the schedule), as set when shorter or when it is 0; without the key.
+    """
+    options = dict(options)
+    reference = options.pop("reference_steps", 0)
+    if isinstance(reference, bool) or not isinstance(reference, int) or reference < 0:
+        raise ValueError(f"reference_steps must be an integer >= 0 (0: off), got {reference!r}")
+    if reference and steps > reference:
+        factor = steps / reference
+        options["stride"] = max(1, round(options["stride"] * factor))
+        if options["horizon"] != "inf":
+            options["horizon"] = options["horizon"] * factor
+    return options
+
+
 @register_method("dmd")
 def _dmd(model, spec, problem):
-    options = dict(spec["dmd"])
+    options = scaled_windows(spec["dmd"], spec["steps"])
     landing = options.pop("landing", "none")
     if landing not in LANDINGS:
         raise ValueError(f"landing must be one of {LANDINGS}, got {landing!r}")

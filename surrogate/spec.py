@@ -28,6 +28,7 @@ DEFAULTS = {
     "check_samples": 200,
     "dmd": {
         "stride": 20,
+        "reference_steps": 6500,
         "snapshots": "mean",
         "window": 15,
         "start": 1,

@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from surrogate.methods import scaled_windows
 from surrogate.spec import DEFAULTS, resolve_spec
 
 SCHEMA = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -66,3 +67,33 @@ def test_checking_the_method_settings_leaves_the_random_stream_alone():
     torch.manual_seed(3)
     resolve_spec({"methods": ["adam"]})
     assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (6500, (20, 1600)),  # the reference length: as set
+        (1625, (20, 1600)),  # shorter runs are not scaled down
+        (13000, (40, 3200)),
+        (26000, (80, 6400)),
+        (10000, (31, 1600 * 10000 / 6500)),  # the stride is rounded, the horizon is not
+    ],
+)
+def test_windows_scale_with_runs_longer_than_reference_steps(steps, expected):
+    options = scaled_windows(DEFAULTS["dmd"], steps)
+    assert (options["stride"], options["horizon"]) == pytest.approx(expected, rel=1e-12)
+    # Everything else is passed on as set, less reference_steps itself.
+    unscaled = {k: v for k, v in DEFAULTS["dmd"].items() if k != "reference_steps"}
+    assert options | {"stride": 20, "horizon": 1600} == unscaled
+
+
+def test_windows_are_not_scaled_with_reference_steps_0_or_a_fixed_point_horizon():
+    off = dict(DEFAULTS["dmd"], reference_steps=0)
+    assert scaled_windows(off, 26000)["stride"] == 20
+    fixed_point = dict(DEFAULTS["dmd"], horizon="inf", stride=1)
+    assert (
+        scaled_windows(fixed_point, 13000)["stride"],
+        scaled_windows(fixed_point, 13000)["horizon"],
+    ) == (2, "inf")
+    with pytest.raises(ValueError, match="train.dmd: reference_steps must be an integer >= 0"):
+        resolve_spec({"dmd": {"reference_steps": -1}})

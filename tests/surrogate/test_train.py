@@ -174,6 +174,27 @@ def test_field_jump_check_uses_a_fixed_subset_of_training_samples(dataset, check
     torch.testing.assert_close(again.x_check, problem.x_check)
 
 
+def test_a_run_longer_than_reference_steps_has_longer_windows(dataset, tmp_path):
+    """40 steps against a reference of 20: stride 2 instead of 1 and horizons twice as long,
+    so the window of 4 snapshots is full at step 8 instead of 4."""
+    jumps = {}
+    for reference in (6500, 20):
+        spec = dict(SPEC, dmd=dict(SPEC["dmd"], reference_steps=reference))
+        run_training(dataset, "dmd", 0, spec, tmp_path / str(reference), progress=False)
+        diagnostics = json.loads((tmp_path / str(reference) / "diagnostics.json").read_text())
+        jumps[reference] = [(j["step"], j["horizon"]) for j in diagnostics["jumps"]]
+    assert jumps[6500][0][0] == 4 and jumps[20][0][0] == 8
+
+    # Horizons tried: 30 steps halved 5 times as set, 60 halved scaled; each a whole number
+    # of snapshot intervals.
+    def horizons(longest, stride):
+        return {max(1, round(longest * 0.5**k / stride)) * stride for k in range(6)}
+
+    assert {h for _, h in jumps[6500]} <= horizons(30, 1)
+    assert {h for _, h in jumps[20]} <= horizons(60, 2)
+    assert any(h > 30 for _, h in jumps[20])
+
+
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
