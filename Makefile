@@ -37,7 +37,8 @@ lint: $(STAMP)
 # network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
 # the full-batch field network.
 FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset"}}
-MOMENT_VARIANTS := {"dmd": {"moments": "rescale"}, "dmd_keep": {"moments": "keep"}, "dmd_zero_first": {"moments": "zero_first"}}
+# (reference_steps 0: these were measured before stride and horizon grew with longer runs.)
+MOMENT_VARIANTS := {"dmd": {"moments": "rescale", "reference_steps": 0}, "dmd_keep": {"moments": "keep", "reference_steps": 0}, "dmd_zero_first": {"moments": "zero_first", "reference_steps": 0}}
 bench: $(STAMP)
 	$(PY) bench/solver.py
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
@@ -45,7 +46,13 @@ bench: $(STAMP)
 	$(PY) bench/training.py --moments --steps 6500
 	$(PY) bench/frontier.py --variants '$(MOMENT_VARIANTS)'
 	$(PY) bench/frontier.py --budgets 13000 26000 --out bench/results/frontier_stride40.json \
-		--variants '{"dmd_stride40": {"stride": 40, "horizon": 3200, "max_backtracks": 6}}'
+		--variants '{"dmd_stride40": {"stride": 40, "horizon": 3200, "max_backtracks": 6, "reference_steps": 0}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_scaled.json \
+		--variants '{"dmd": {}, "dmd_unscaled": {"reference_steps": 0}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_proportional.json \
+		--variants '{"dmd": {"reference_steps": 0}, "dmd_scaled": {"reference_steps": 0, "by_budget": {"1625": {"stride": 5, "horizon": 400}, "3250": {"stride": 10, "horizon": 800}, "13000": {"stride": 40, "horizon": 3200}, "26000": {"stride": 80, "horizon": 6400}}}}'
+	$(PY) bench/frontier.py --budgets 13000 26000 --out bench/results/frontier_window.json \
+		--variants '{"dmd_window": {"reference_steps": 0, "by_budget": {"13000": {"window": 30, "horizon": 3200}, "26000": {"window": 60, "horizon": 6400}}}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
