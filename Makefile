@@ -53,6 +53,8 @@ bench: $(STAMP)
 		--variants '{"dmd": {"reference_steps": 0}, "dmd_scaled": {"reference_steps": 0, "by_budget": {"1625": {"stride": 5, "horizon": 400}, "3250": {"stride": 10, "horizon": 800}, "13000": {"stride": 40, "horizon": 3200}, "26000": {"stride": 80, "horizon": 6400}}}}'
 	$(PY) bench/frontier.py --budgets 13000 26000 --out bench/results/frontier_window.json \
 		--variants '{"dmd_window": {"reference_steps": 0, "by_budget": {"13000": {"window": 30, "horizon": 3200}, "26000": {"window": 60, "horizon": 6400}}}}'
+	$(PY) bench/frontier.py --budgets 6500 26000 --out bench/results/frontier_late.json \
+		--variants '{"dmd_late25": {"by_budget": {"6500": {"start": 1625}, "26000": {"start": 6500}}}, "dmd_late50": {"by_budget": {"6500": {"start": 3250}, "26000": {"start": 13000}}}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
