@@ -127,6 +127,16 @@ def check_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_horizon(horizon) -> float:
+    """A horizon as a float: training steps (> 0), or math.inf for ``"inf"`` (the fixed point);
+    ValueError naming the value otherwise."""
+    if horizon == "inf" or horizon == math.inf:
+        return math.inf
+    if isinstance(horizon, int | float) and not isinstance(horizon, bool) and 0 < horizon:
+        return float(horizon)
+    raise ValueError(f"horizon must be > 0 (training steps) or 'inf', got {horizon!r}")
+
+
 def _check_choice(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -296,12 +306,7 @@ class DMDAccelerator:
         check_rank_policy(rank_policy, rank)
         self.rank_policy, self.rank = rank_policy, rank
         self.dmd = _check_choice("dmd", dmd, DMD_METHODS)
-        if horizon == "inf" or horizon == math.inf:
-            self.horizon = math.inf
-        elif isinstance(horizon, int | float) and not isinstance(horizon, bool) and 0 < horizon:
-            self.horizon = float(horizon)
-        else:
-            raise ValueError(f"horizon must be > 0 (training steps) or 'inf', got {horizon!r}")
+        self.horizon = check_horizon(horizon)
         if not (isinstance(backtrack, int | float) and 0.0 < backtrack < 1.0):
             raise ValueError(f"backtrack must be in (0, 1), got {backtrack!r}")
         self.backtrack = float(backtrack)

@@ -8,12 +8,13 @@ network's initial weights, the data, the learning rate and the batch size, so th
 counts compare like for like.
 """
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from surrogate.accelerator import Accelerator, DMDAccelerator
+from surrogate.accelerator import Accelerator, DMDAccelerator, check_horizon, check_int
 
 MethodFactory = Callable[
     [nn.Module, dict, object], tuple[torch.optim.Optimizer, Accelerator | None]
@@ -64,14 +65,14 @@ def check_settings(spec: dict) -> None:
     """ValueError naming a bad train.dmd or train.koopman setting, raised as a run would raise
     it when its method is built (here on a one-layer model), so that a bad value fails before
     any data is loaded, whichever methods the spec runs."""
-    # The probe's initialisation must not advance the caller's random stream.
+    # Nothing the probe does may advance the caller's random stream.
     with torch.random.fork_rng(devices=[]):
         model = nn.Sequential(nn.Linear(2, 1))
-    for name in CONFIGURED:
-        try:
-            build_method(name, model, spec, _Probe())
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"train.{name}: {err}") from None
+        for name in CONFIGURED:
+            try:
+                build_method(name, model, spec, _Probe())
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"train.{name}: {err}") from None
 
 
 def adam_optimizer(model: nn.Module, spec: dict) -> torch.optim.Adam:
@@ -85,9 +86,11 @@ def _adam(model, spec, problem):
 
 
 def scaled_windows(options: dict, steps: int) -> dict:
-    """train.dmd settings for a run of ``steps`` steps: ``stride`` and a finite ``horizon``
-    times steps / ``reference_steps`` when the run is longer than that (the window then spans
-    the same fraction of the schedule), as set when shorter or when it is 0; without the key.
+    """train.dmd settings for a run of ``steps`` steps (train.steps, the schedule's length,
+    even if the run stops earlier): ``stride`` and a finite ``horizon`` times
+    steps / ``reference_steps`` when the run is longer than that (the window then spans the
+    same fraction of the schedule), as set when shorter or when it is 0; without the key.
+    ValueError for a stride or horizon that the accelerator would reject, as it words it.
     """
     options = dict(options)
     reference = options.pop("reference_steps", 0)
@@ -95,9 +98,11 @@ def scaled_windows(options: dict, steps: int) -> dict:
         raise ValueError(f"reference_steps must be an integer >= 0 (0: off), got {reference!r}")
     if reference and steps > reference:
         factor = steps / reference
-        options["stride"] = max(1, round(options["stride"] * factor))
-        if options["horizon"] != "inf":
-            options["horizon"] = options["horizon"] * factor
+        # Checked first: scaling would turn a stride of 0 or 0.5 into a valid one.
+        options["stride"] = max(1, round(check_int("stride", options["stride"], 1) * factor))
+        horizon = check_horizon(options["horizon"])
+        if not math.isinf(horizon):
+            options["horizon"] = horizon * factor
     return options
 
 

@@ -176,7 +176,8 @@ def test_interrupted_slurm_run_cancels_its_job_and_rerun_resumes(
     # Snakemake takes its jobs out of the list that Ctrl-C cancels while it checks their states
     # (snakemake-interface-executor-plugins 9.4, docs/hpc.md), and its first check of a new
     # job comes within a second of the submission, just when this test would interrupt. With
-    # 30 s between checks while no job has finished, the interrupt falls between two checks.
+    # checks 30 s apart at first (the plugin adds 10 s per check while no job has finished),
+    # the interrupt falls between two checks.
     slow = write_test_profile(
         tmp_path / "slow",
         {"solve": {"mpi": slow_first_attempt("srun")}},

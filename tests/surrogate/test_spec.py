@@ -97,3 +97,18 @@ def test_windows_are_not_scaled_with_reference_steps_0_or_a_fixed_point_horizon(
     ) == (2, "inf")
     with pytest.raises(ValueError, match="train.dmd: reference_steps must be an integer >= 0"):
         resolve_spec({"dmd": {"reference_steps": -1}})
+
+
+@pytest.mark.parametrize(
+    ("dmd", "match"),
+    [
+        # Scaled by 4, these would become valid: they are rejected as set.
+        ({"stride": 0}, "train.dmd: stride must be an integer >= 1, got 0"),
+        ({"stride": 0.5}, "train.dmd: stride must be an integer >= 1, got 0.5"),
+        ({"horizon": -1}, "train.dmd: horizon must be > 0 .* got -1"),
+        ({"horizon": "far"}, "train.dmd: horizon must be > 0 .* got 'far'"),
+    ],
+)
+def test_bad_windows_of_a_long_run_are_named_as_set(dmd, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_spec({"steps": 26000, "dmd": dmd})
