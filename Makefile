@@ -55,6 +55,8 @@ bench: $(STAMP)
 		--variants '{"dmd_window": {"reference_steps": 0, "by_budget": {"13000": {"window": 30, "horizon": 3200}, "26000": {"window": 60, "horizon": 6400}}}}'
 	$(PY) bench/frontier.py --budgets 6500 26000 --out bench/results/frontier_late.json \
 		--variants '{"dmd_late25": {"by_budget": {"6500": {"start": 1625}, "26000": {"start": 6500}}}, "dmd_late50": {"by_budget": {"6500": {"start": 3250}, "26000": {"start": 13000}}}}'
+	$(PY) bench/frontier.py --budgets 1625 3250 --out bench/results/frontier_short.json \
+		--variants '{"dmd": {}, "dmd_window10": {"window": 10}, "dmd_window8": {"window": 8}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
