@@ -57,6 +57,8 @@ bench: $(STAMP)
 		--variants '{"dmd_late25": {"by_budget": {"6500": {"start": 1625}, "26000": {"start": 6500}}}, "dmd_late50": {"by_budget": {"6500": {"start": 3250}, "26000": {"start": 13000}}}}'
 	$(PY) bench/frontier.py --budgets 1625 3250 --out bench/results/frontier_short.json \
 		--variants '{"dmd": {}, "dmd_window10": {"window": 10}, "dmd_window8": {"window": 8}}'
+	$(PY) bench/frontier.py --budgets 1625 3250 6500 13000 --out bench/results/frontier_short10.json \
+		--variants '{"dmd": {}, "dmd_short10": {"by_budget": {"1625": {"window": 10}, "3250": {"window": 10}}}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \
 		--variants mean_stride20_window15_rescale default_horizon20 default_window10 \
