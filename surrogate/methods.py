@@ -93,9 +93,7 @@ def scaled_windows(options: dict, steps: int) -> dict:
     ValueError for a stride or horizon that the accelerator would reject, as it words it.
     """
     options = dict(options)
-    reference = options.pop("reference_steps", 0)
-    if isinstance(reference, bool) or not isinstance(reference, int) or reference < 0:
-        raise ValueError(f"reference_steps must be an integer >= 0 (0: off), got {reference!r}")
+    reference = check_int("reference_steps", options.pop("reference_steps", 0), 0)
     if reference and steps > reference:
         factor = steps / reference
         # Checked first: scaling would turn a stride of 0 or 0.5 into a valid one.
