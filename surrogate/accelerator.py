@@ -40,6 +40,13 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    is first adjusted by it before its loss is checked, e.g. the output layer solved by least
    squares for the extrapolated hidden layers (`surrogate.problems.refit_output_layer`); the
    landing returns the FLOPs it spent, which are charged.
+   With ``apply="spread"`` an accepted jump is not written at once: the weights go back to
+   where they were, and the jump's displacement is added in equal parts after each optimizer
+   step up to the next attempt (``stride`` x ``window`` steps with mean snapshots), the steps
+   that fill the next window. That
+   window then sees the optimizer's own drift plus the spread jump, and its DMD extrapolates
+   both, so the accepted horizons act on a trajectory that is already faster: a momentum
+   along the directions the DMD models, checked at every attempt.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -83,6 +90,7 @@ UNSTABLE_POLICIES = ("clip", "drop")
 COORDINATES = ("raw", "preconditioned")
 SEARCHES = ("backtrack", "best", "scan", "longest", "warm")
 SNAPSHOTS = ("sample", "mean")
+APPLY = ("at_once", "spread")
 
 
 @dataclass
@@ -267,6 +275,11 @@ class DMDAccelerator:
         landing: None, or a callable run on every extrapolated candidate before its loss
             check; it may change any parameters in place (a rejected jump restores them all)
             and returns the FLOPs it spent (an int >= 0).
+        apply: ``"at_once"``: an accepted jump writes the extrapolated weights;
+            ``"spread"``: its displacement is added in equal parts, one after each optimizer
+            step up to the next attempt (``stride`` x ``window`` steps with mean snapshots;
+            the loss check is the same, on the whole displacement from the weights at the
+            attempt).
     """
 
     def __init__(
@@ -293,6 +306,7 @@ class DMDAccelerator:
         coordinates: str = "raw",
         eval_flops: int = 0,
         landing: Callable[[], int] | None = None,
+        apply: str = "at_once",
     ):
         self.stride = check_int("stride", stride, 1)
         self.snapshots = _check_choice("snapshots", snapshots, SNAPSHOTS)
@@ -327,6 +341,7 @@ class DMDAccelerator:
         if landing is not None and not callable(landing):
             raise ValueError(f"landing must be None or a callable, got {landing!r}")
         self.landing = landing
+        self.apply = _check_choice("apply", apply, APPLY)
 
         self.model, self.optimizer = model, optimizer
         self.groups = parameter_groups(model)
@@ -360,11 +375,17 @@ class DMDAccelerator:
         self._since = 0  # snapshots since the last jump attempt
         self._needed = self.window
         self._warm = 0  # index (shortest first) of the last accepted horizon; search="warm"
+        # apply="spread": per-step increments of the last accepted jump (one per group; None
+        # for a group it did not move) and the steps they are still to be added.
+        self._push: list[torch.Tensor | None] = [None] * len(self.groups)
+        self._push_left = 0
 
     # ------------------------------------------------------------------ protocol
     def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
         """Record a snapshot when due; when the window is full, try a jump."""
         self._step += 1
+        if self._push_left:
+            self._spread(1)
         if self.sums and self._step > self._next_snapshot - self.stride:
             self._accumulate()
         if self._step < self._next_snapshot:
@@ -384,6 +405,8 @@ class DMDAccelerator:
             "since": self._since,
             "needed": self._needed,
             "warm": self._warm,
+            "push": [None if d is None else d.clone() for d in self._push],
+            "push_left": self._push_left,
             "flops": self.flops,
             "buffers": [b.clone() for b in self.buffers],
             "sums": [b.clone() for b in self.sums],
@@ -407,6 +430,14 @@ class DMDAccelerator:
         self._head, self._count = int(state["head"]), int(state["count"])
         self._since, self._needed = int(state["since"]), int(state["needed"])
         self._warm = int(state.get("warm", 0))
+        push = state.get("push", [None] * len(self.groups))
+        if len(push) != len(self.groups):
+            raise ValueError("accelerator state does not match this model")
+        self._push = [
+            None if d is None else d.clone().to(b.device)
+            for d, b in zip(push, self.buffers, strict=True)
+        ]
+        self._push_left = int(state.get("push_left", 0))
         self.flops = int(state["flops"])
         self.diagnostics = [dict(d) for d in state["diagnostics"]]
 
@@ -420,6 +451,20 @@ class DMDAccelerator:
             view = out[offset : offset + p.numel()]
             (view.add_ if add else view.copy_)(p.reshape(-1))
             offset += p.numel()
+
+    @torch.no_grad()
+    def _spread(self, steps: int):
+        """Add ``steps`` of the per-step increments of a spread jump to the weights."""
+        for (_, params), push in zip(self.groups, self._push, strict=True):
+            if push is None:
+                continue
+            flat = self._read(params)
+            flat.add_(push, alpha=steps)
+            self._write(params, flat)
+            self.flops += flat.numel() * (1 if steps == 1 else 2)
+        self._push_left -= steps
+        if not self._push_left:
+            self._push = [None] * len(self.groups)
 
     def _accumulate(self):
         for (_, params), total in zip(self.groups, self.sums, strict=True):
@@ -613,6 +658,8 @@ class DMDAccelerator:
         if accepted is not None:
             self._count = 0
         self._schedule_next_snapshot(rejected=accepted is None)
+        if accepted is not None and self.apply == "spread":
+            self._start_spread(restore, best[2])
         kind = "jump_accepted" if accepted is not None else "jump_rejected"
         self.diagnostics.append(
             {"step": self._step, "event": kind, "horizon": accepted, "layers": layers}
@@ -627,6 +674,20 @@ class DMDAccelerator:
             "flops": self.flops - spent_before,
         }
         return Event(kind, info)
+
+    def _start_spread(self, restore: list, candidates: list) -> None:
+        """Put the weights back to ``restore`` and spread the displacement to ``candidates``
+        over the steps up to the next attempt, when the next window is full (stride x window
+        steps with mean snapshots, 1 + (window - 1) x stride with sampled ones, plus the
+        warmup), so that the attempt sees all of it."""
+        steps = self._next_snapshot + (self.window - 1) * self.stride - self._step
+        pushes = {}
+        for (params, current), (_, new) in zip(restore, candidates, strict=True):
+            pushes[id(params[0])] = (new - current) / steps
+            self._write(params, current)
+            self.flops += 2 * current.numel()
+        self._push = [pushes.get(id(params[0])) for _, params in self.groups]
+        self._push_left = steps
 
     def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
         self._since, self._needed, self._warm = 0, self.retry, 0

@@ -46,6 +46,7 @@ DEFAULTS = {
         "moments": "zero_first",
         "coordinates": "raw",
         "landing": "none",
+        "apply": "at_once",
     },
     # Mirrors NodeKoopmanAccelerator's keyword defaults (checked in tests/koopman).
     "koopman": {

@@ -82,13 +82,18 @@ def train(model, optimizer, accel, steps, seed=1):
     return events
 
 
-@pytest.mark.parametrize(("snapshots", "stride"), [("sample", 1), ("mean", 2)])
-def test_state_dict_round_trip_continues_identically(snapshots, stride):
+@pytest.mark.parametrize(
+    ("snapshots", "stride", "apply"),
+    [("sample", 1, "at_once"), ("mean", 2, "at_once"), ("sample", 1, "spread")],
+)
+def test_state_dict_round_trip_continues_identically(snapshots, stride, apply):
     settings = {"window": 5, "horizon": 20, "moments": "rescale"}
-    settings |= {"snapshots": snapshots, "stride": stride}
+    settings |= {"snapshots": snapshots, "stride": stride, "apply": apply}
     model, optimizer = make_model_and_optimizer()
     accel = DMDAccelerator(model, optimizer, **settings)
-    train(model, optimizer, accel, 13)
+    train(model, optimizer, accel, 17)
+    # Saved in the middle of a spread jump (accepted at step 15, spread over 16..20).
+    assert accel._push_left == (3 if apply == "spread" else 0)
     twin_model, twin_optimizer = make_model_and_optimizer(seed=5)
     # Deep copies, as a checkpoint file would hold: state_dict() returns live tensors.
     twin_model.load_state_dict(copy.deepcopy(model.state_dict()))
@@ -476,9 +481,73 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         assert model.weight[0, 0].item() == pytest.approx(want, rel=1e-6)
 
 
+def geometric_jump(apply: str, stride: int, steps_after: int):
+    """A layer whose sampled snapshots grow geometrically, x_k = 1.1^k x_0 (exactly), window
+    3, one 5-step jump (clipped to a linear continuation), accepted; later attempts rejected.
+    The optimizer (SGD, lr 0) never moves the weights. Returns the weights after the jump and
+    after each of ``steps_after`` further steps, and the accelerator's FLOPs at those steps."""
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    accel = DMDAccelerator(
+        model,
+        optimizer,
+        window=3,
+        stride=stride,
+        horizon=5 * stride,
+        max_backtracks=0,
+        apply=apply,
+    )
+    calls = []
+
+    def loss_fn():
+        calls.append(1)
+        # The first attempt: 1 before, 0 after (accepted); every later check is higher.
+        return torch.tensor(1.0 if len(calls) == 1 else 0.0 if len(calls) == 2 else len(calls))
+
+    start = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    for k in range(2 * stride + 1):
+        with torch.no_grad():
+            model.weight.copy_(start * 1.1 ** (k // stride))
+        event = accel.step(loss_fn)
+    assert event.kind == "jump_accepted"
+    path, flops = [model.weight[0].clone()], [accel.flops]
+    for _ in range(steps_after):
+        accel.step(loss_fn)
+        path.append(model.weight[0].clone())
+        flops.append(accel.flops)
+    return path, flops
+
+
+def test_spread_jump_adds_the_displacement_in_equal_parts_over_the_next_window():
+    at_once, _ = geometric_jump("at_once", 1, 0)
+    last = torch.tensor([1.0, 2.0], dtype=torch.float64) * 1.1**2
+    # clip: |lambda| -> 1, so the last increment continues linearly for 5 steps.
+    torch.testing.assert_close(at_once[0], last * (1 + 5 * (1 - 1 / 1.1)), rtol=1e-12, atol=0)
+    # Spread over stride x window = 3 steps; the next window fills at the third, whose attempt
+    # (rejected) sees and keeps the whole displacement.
+    path, flops = geometric_jump("spread", 1, 3)
+    for k in range(4):
+        torch.testing.assert_close(path[k], last + k / 3 * (at_once[0] - last), rtol=1e-12, atol=0)
+    # Each step adds one FLOP per weight (a sampled snapshot is a copy, not counted).
+    assert flops[1] - flops[0] == flops[2] - flops[1] == 2
+
+
+def test_spread_with_sampled_snapshots_ends_at_the_next_attempt():
+    # Sampled snapshots with stride 2: the window after the jump is full 1 + 2 x 2 = 5 steps
+    # later (snapshots at 1, 3 and 5), and the spread ends there, so that attempt (rejected)
+    # sees and keeps the whole displacement.
+    at_once, _ = geometric_jump("at_once", 2, 0)
+    path, _ = geometric_jump("spread", 2, 6)
+    last = torch.tensor([1.0, 2.0], dtype=torch.float64) * 1.1**2
+    for k in range(6):
+        torch.testing.assert_close(path[k], last + k / 5 * (at_once[0] - last), rtol=1e-12, atol=0)
+    assert torch.equal(path[6], path[5])
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
+        ({"apply": "later"}, "apply must be one of .*, got 'later'"),
         ({"rank_policy": "fixed", "rank": 0}, "integer rank >= 1, got 0"),
         ({"rank_policy": "fixed", "rank": -1}, "got -1"),
         ({"window": 2}, "window must be an integer >= 3, got 2"),
