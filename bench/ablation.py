@@ -46,6 +46,7 @@ SAMPLE = {
     "max_backtracks": 5,
     "search": "longest",
     "moments": "keep",
+    "apply": "at_once",
 }
 MEAN = SAMPLE | {"snapshots": "mean"}
 VARIANTS = {

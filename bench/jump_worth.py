@@ -3,8 +3,9 @@
     .venv/bin/python bench/jump_worth.py --dataset results/plume/dataset.npz \\
         --seeds 0 1 --out bench/results/jump_worth.json                  # about 6 min
 
-The `dmd` method with the default network and accelerator settings, Adam at a constant
-learning rate of 1e-3 (``SPEC``), trains as in `surrogate.train`. At the accepted
+The `dmd` method with the default network and accelerator settings, except that jumps are
+written at once, in windows of 15 (``apply: at_once``, the default until spread jumps), Adam
+at a constant learning rate of 1e-3 (``SPEC``), trains as in `surrogate.train`. At the accepted
 jumps named by ``--jumps`` (1 = the first accepted one) the run forks twice:
 
 - *without the jump*: plain Adam from the weights, optimizer state and batch generator just
@@ -34,8 +35,14 @@ from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 
 OFFSETS = (0, 50, 100, 300, 600)
-# The default network at a constant learning rate (the forks have no schedule to follow).
-SPEC = {"device": "cpu", "threads": 1, "optimizer": {"lr": 0.001, "schedule": "constant"}}
+# The default network at a constant learning rate (the forks have no schedule to follow), and
+# jumps written when accepted, in windows of 15 (the defaults before spread jumps).
+SPEC = {
+    "device": "cpu",
+    "threads": 1,
+    "optimizer": {"lr": 0.001, "schedule": "constant"},
+    "dmd": {"window": 15, "apply": "at_once"},
+}
 
 
 def reach(curve: list[tuple[int, float]], target: float) -> int | None:

@@ -30,7 +30,7 @@ DEFAULTS = {
         "stride": 20,
         "reference_steps": 6500,
         "snapshots": "mean",
-        "window": 15,
+        "window": 10,
         "start": 1,
         "warmup": 0,
         "retry": None,
@@ -46,7 +46,7 @@ DEFAULTS = {
         "moments": "zero_first",
         "coordinates": "raw",
         "landing": "none",
-        "apply": "at_once",
+        "apply": "spread",
     },
     # Mirrors NodeKoopmanAccelerator's keyword defaults (checked in tests/koopman).
     "koopman": {
