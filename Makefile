@@ -51,6 +51,8 @@ bench: $(STAMP)
 		--variants '{"dmd_spread": {"apply": "spread"}, "dmd_spread_keep": {"apply": "spread", "moments": "keep"}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_spread_w10.json \
 		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
+	$(PY) bench/frontier.py --budgets 13000 26000 52000 --out bench/results/frontier_long.json \
+		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
 	$(PY) bench/frontier.py --budgets 1625 2300 3250 4600 6500 --out bench/results/frontier_short_lengths.json \
 		--spec '$(AT_ONCE)' --variants '{"dmd": {}, "dmd_short10": {"by_budget": {"1625": {"window": 10}, "2300": {"window": 10}, "3250": {"window": 10}, "4600": {"window": 10}}}}'
 	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --variants '$(MOMENT_VARIANTS)'
