@@ -43,10 +43,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    With ``apply="spread"`` an accepted jump is not written at once: the weights go back to
    where they were, and the jump's displacement is added in equal parts after each optimizer
    step up to the next attempt (``stride`` x ``window`` steps with mean snapshots), the steps
-   that fill the next window. That
-   window then sees the optimizer's own drift plus the spread jump, and its DMD extrapolates
-   both, so the accepted horizons act on a trajectory that is already faster: a momentum
-   along the directions the DMD models, checked at every attempt.
+   that fill the next window. That window then sees the optimizer's own drift plus the
+   spread jump, and its DMD extrapolates both, so the accepted horizons act on a trajectory
+   that is already faster: a momentum along the directions the DMD models, checked at every
+   attempt.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -385,7 +385,7 @@ class DMDAccelerator:
         """Record a snapshot when due; when the window is full, try a jump."""
         self._step += 1
         if self._push_left:
-            self._spread(1)
+            self._spread()
         if self.sums and self._step > self._next_snapshot - self.stride:
             self._accumulate()
         if self._step < self._next_snapshot:
@@ -453,16 +453,16 @@ class DMDAccelerator:
             offset += p.numel()
 
     @torch.no_grad()
-    def _spread(self, steps: int):
-        """Add ``steps`` of the per-step increments of a spread jump to the weights."""
+    def _spread(self):
+        """Add one step's part of a spread jump to the weights."""
         for (_, params), push in zip(self.groups, self._push, strict=True):
             if push is None:
                 continue
             flat = self._read(params)
-            flat.add_(push, alpha=steps)
+            flat.add_(push)
             self._write(params, flat)
-            self.flops += flat.numel() * (1 if steps == 1 else 2)
-        self._push_left -= steps
+            self.flops += flat.numel()
+        self._push_left -= 1
         if not self._push_left:
             self._push = [None] * len(self.groups)
 
