@@ -456,12 +456,9 @@ class DMDAccelerator:
     def _spread(self):
         """Add one step's part of a spread jump to the weights."""
         for (_, params), push in zip(self.groups, self._push, strict=True):
-            if push is None:
-                continue
-            flat = self._read(params)
-            flat.add_(push)
-            self._write(params, flat)
-            self.flops += flat.numel()
+            if push is not None:
+                self._write(params, push, add=True)
+                self.flops += push.numel()
         self._push_left -= 1
         if not self._push_left:
             self._push = [None] * len(self.groups)
@@ -495,10 +492,12 @@ class DMDAccelerator:
         return flat
 
     @torch.no_grad()
-    def _write(self, params: list[nn.Parameter], flat: torch.Tensor):
+    def _write(self, params: list[nn.Parameter], flat: torch.Tensor, add: bool = False):
+        """Write (or add) the flat vector ``flat`` into the parameters, in place."""
         offset = 0
         for p in params:
-            p.copy_(flat[offset : offset + p.numel()].view_as(p))
+            view = flat[offset : offset + p.numel()].view_as(p)
+            (p.add_ if add else p.copy_)(view)
             offset += p.numel()
 
     def _preconditioner(self, params: list[nn.Parameter]) -> torch.Tensor | None:
@@ -648,7 +647,8 @@ class DMDAccelerator:
             loss_after = next((x for x in reversed(losses) if x is not None), None)
         else:
             loss_after = best[0]
-            if written is not best[2]:
+            # A spread starts from the weights before the jump (below), not from these.
+            if written is not best[2] and self.apply == "at_once":
                 for params, new in best[2]:
                     self._write(params, new)
             self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
