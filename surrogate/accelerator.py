@@ -244,8 +244,12 @@ class DMDAccelerator:
             transient (with mean snapshots, the first one averages steps start .. start +
             stride - 1).
         warmup: steps after a jump (accepted or not) before snapshots resume (>= 0).
+        every: new snapshots needed before the next attempt after an accepted jump
+            (1..window); None means a fresh window (``window``). Below ``window`` the window
+            slides over the jump, which needs ``apply="spread"`` (a jump written at once would
+            put a step into the trajectory the next DMD fits).
         retry: new snapshots needed before trying again after a rejected jump (1..window; the
-            window slides); None means a fresh window.
+            window slides); None means ``every`` (a fresh window by default).
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
@@ -277,7 +281,7 @@ class DMDAccelerator:
             and returns the FLOPs it spent (an int >= 0).
         apply: ``"at_once"``: an accepted jump writes the extrapolated weights;
             ``"spread"``: its displacement is added in equal parts, one after each optimizer
-            step up to the next attempt (``stride`` x ``window`` steps with mean snapshots;
+            step up to the next attempt (``stride`` x ``every`` steps with mean snapshots;
             the loss check is the same, on the whole displacement from the weights at the
             attempt).
     """
@@ -292,6 +296,7 @@ class DMDAccelerator:
         window: int = 10,
         start: int = 1,
         warmup: int = 0,
+        every: int | None = None,
         retry: int | None = None,
         rank_policy: str = "energy",
         rank: float = 0.99999,
@@ -314,7 +319,10 @@ class DMDAccelerator:
         self.window = check_int("window", window, 3)
         self.start = check_int("start", start, 1)
         self.warmup = check_int("warmup", warmup, 0)
-        self.retry = self.window if retry is None else check_int("retry", retry, 1)
+        self.every = self.window if every is None else check_int("every", every, 1)
+        if self.every > self.window:
+            raise ValueError(f"every must be <= window ({self.window}), got {every}")
+        self.retry = self.every if retry is None else check_int("retry", retry, 1)
         if self.retry > self.window:
             raise ValueError(f"retry must be <= window ({self.window}), got {retry}")
         check_rank_policy(rank_policy, rank)
@@ -342,6 +350,11 @@ class DMDAccelerator:
             raise ValueError(f"landing must be None or a callable, got {landing!r}")
         self.landing = landing
         self.apply = _check_choice("apply", apply, APPLY)
+        if self.every < self.window and self.apply != "spread":
+            raise ValueError(
+                f"every={self.every} < window={self.window} needs apply='spread' (a jump "
+                f"written at once would fall inside the next window), got apply={apply!r}"
+            )
 
         self.model, self.optimizer = model, optimizer
         self.groups = parameter_groups(model)
@@ -654,8 +667,8 @@ class DMDAccelerator:
             self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
 
         self._since = 0
-        self._needed = self.window if accepted is not None else self.retry
-        if accepted is not None:
+        self._needed = self.every if accepted is not None else self.retry
+        if accepted is not None and self.every == self.window:
             self._count = 0
         self._schedule_next_snapshot(rejected=accepted is None)
         if accepted is not None and self.apply == "spread":
@@ -677,10 +690,10 @@ class DMDAccelerator:
 
     def _start_spread(self, restore: list, candidates: list) -> None:
         """Put the weights back to ``restore`` and spread the displacement to ``candidates``
-        over the steps up to the next attempt, when the next window is full (stride x window
-        steps with mean snapshots, 1 + (window - 1) x stride with sampled ones, plus the
-        warmup), so that the attempt sees all of it."""
-        steps = self._next_snapshot + (self.window - 1) * self.stride - self._step
+        over the steps up to the next attempt, when ``every`` new snapshots are in (stride x
+        every steps with mean snapshots or a sliding window, 1 + (window - 1) x stride for a
+        fresh window of sampled ones, plus the warmup), so that the attempt sees all of it."""
+        steps = self._next_snapshot + (self.every - 1) * self.stride - self._step
         pushes = {}
         for (params, current), (_, new) in zip(restore, candidates, strict=True):
             pushes[id(params[0])] = (new - current) / steps
@@ -708,9 +721,10 @@ class DMDAccelerator:
 
     def _schedule_next_snapshot(self, rejected: bool):
         """After a jump attempt: the first snapshot ``warmup`` steps on, evenly spaced with the
-        ones before where the window goes on (a sliding retry after a rejection) and wherever a
-        snapshot averages the ``stride`` steps up to it."""
-        sliding = rejected and self.retry < self.window
+        ones before where the window goes on (a sliding ``retry`` after a rejection, a sliding
+        ``every`` after an accepted jump) and wherever a snapshot averages the ``stride``
+        steps up to it."""
+        sliding = self.retry < self.window if rejected else self.every < self.window
         gap = self.stride if self.sums or sliding else 1
         self._next_snapshot = self._step + self.warmup + gap
 

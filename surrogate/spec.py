@@ -33,6 +33,7 @@ DEFAULTS = {
         "window": 10,
         "start": 1,
         "warmup": 0,
+        "every": None,
         "retry": None,
         "rank_policy": "energy",
         "rank": 0.99999,

@@ -83,17 +83,23 @@ def train(model, optimizer, accel, steps, seed=1):
 
 
 @pytest.mark.parametrize(
-    ("snapshots", "stride", "apply"),
-    [("sample", 1, "at_once"), ("mean", 2, "at_once"), ("sample", 1, "spread")],
+    ("snapshots", "stride", "apply", "every", "push_left"),
+    [
+        ("sample", 1, "at_once", None, 0),
+        ("mean", 2, "at_once", None, 0),
+        # Saved in the middle of a spread jump (accepted at step 15, spread over 16..20).
+        ("sample", 1, "spread", None, 3),
+        # Sliding every 3 snapshots: attempts at 5, 8, 11, 14, 17; the last accepted.
+        ("sample", 1, "spread", 3, 3),
+    ],
 )
-def test_state_dict_round_trip_continues_identically(snapshots, stride, apply):
+def test_state_dict_round_trip_continues_identically(snapshots, stride, apply, every, push_left):
     settings = {"window": 5, "horizon": 20, "moments": "rescale"}
-    settings |= {"snapshots": snapshots, "stride": stride, "apply": apply}
+    settings |= {"snapshots": snapshots, "stride": stride, "apply": apply, "every": every}
     model, optimizer = make_model_and_optimizer()
     accel = DMDAccelerator(model, optimizer, **settings)
     train(model, optimizer, accel, 17)
-    # Saved in the middle of a spread jump (accepted at step 15, spread over 16..20).
-    assert accel._push_left == (3 if apply == "spread" else 0)
+    assert accel._push_left == push_left
     twin_model, twin_optimizer = make_model_and_optimizer(seed=5)
     # Deep copies, as a checkpoint file would hold: state_dict() returns live tensors.
     twin_model.load_state_dict(copy.deepcopy(model.state_dict()))
@@ -481,11 +487,12 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         assert model.weight[0, 0].item() == pytest.approx(want, rel=1e-6)
 
 
-def geometric_jump(apply: str, stride: int, steps_after: int):
+def geometric_jump(apply: str, stride: int, steps_after: int, every: int | None = None):
     """A layer whose sampled snapshots grow geometrically, x_k = 1.1^k x_0 (exactly), window
     3, one 5-step jump (clipped to a linear continuation), accepted; later attempts rejected.
     The optimizer (SGD, lr 0) never moves the weights. Returns the weights after the jump and
-    after each of ``steps_after`` further steps, and the accelerator's FLOPs at those steps."""
+    after each of ``steps_after`` further steps, the accelerator's FLOPs at those steps and the
+    steps of the later attempts."""
     model = nn.Linear(2, 1, bias=False).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     accel = DMDAccelerator(
@@ -496,6 +503,7 @@ def geometric_jump(apply: str, stride: int, steps_after: int):
         horizon=5 * stride,
         max_backtracks=0,
         apply=apply,
+        every=every,
     )
     calls = []
 
@@ -510,22 +518,24 @@ def geometric_jump(apply: str, stride: int, steps_after: int):
             model.weight.copy_(start * 1.1 ** (k // stride))
         event = accel.step(loss_fn)
     assert event.kind == "jump_accepted"
-    path, flops = [model.weight[0].clone()], [accel.flops]
-    for _ in range(steps_after):
-        accel.step(loss_fn)
+    path, flops, attempts = [model.weight[0].clone()], [accel.flops], []
+    for step in range(2 * stride + 2, 2 * stride + 2 + steps_after):
+        if accel.step(loss_fn) is not None:
+            attempts.append(step)
         path.append(model.weight[0].clone())
         flops.append(accel.flops)
-    return path, flops
+    return path, flops, attempts
 
 
 def test_spread_jump_adds_the_displacement_in_equal_parts_over_the_next_window():
-    at_once, _ = geometric_jump("at_once", 1, 0)
+    at_once, _, _ = geometric_jump("at_once", 1, 0)
     last = torch.tensor([1.0, 2.0], dtype=torch.float64) * 1.1**2
     # clip: |lambda| -> 1, so the last increment continues linearly for 5 steps.
     torch.testing.assert_close(at_once[0], last * (1 + 5 * (1 - 1 / 1.1)), rtol=1e-12, atol=0)
     # Spread over stride x window = 3 steps; the next window fills at the third, whose attempt
     # (rejected) sees and keeps the whole displacement.
-    path, flops = geometric_jump("spread", 1, 3)
+    path, flops, attempts = geometric_jump("spread", 1, 3)
+    assert attempts == [6]
     for k in range(4):
         torch.testing.assert_close(path[k], last + k / 3 * (at_once[0] - last), rtol=1e-12, atol=0)
     # Each step adds one FLOP per weight (a sampled snapshot is a copy, not counted).
@@ -536,17 +546,37 @@ def test_spread_with_sampled_snapshots_ends_at_the_next_attempt():
     # Sampled snapshots with stride 2: the window after the jump is full 1 + 2 x 2 = 5 steps
     # later (snapshots at 1, 3 and 5), and the spread ends there, so that attempt (rejected)
     # sees and keeps the whole displacement.
-    at_once, _ = geometric_jump("at_once", 2, 0)
-    path, _ = geometric_jump("spread", 2, 6)
+    at_once, _, _ = geometric_jump("at_once", 2, 0)
+    path, _, _ = geometric_jump("spread", 2, 6)
     last = torch.tensor([1.0, 2.0], dtype=torch.float64) * 1.1**2
     for k in range(6):
         torch.testing.assert_close(path[k], last + k / 5 * (at_once[0] - last), rtol=1e-12, atol=0)
     assert torch.equal(path[6], path[5])
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_sliding_every_attempts_after_that_many_snapshots_and_spreads_up_to_it(stride):
+    # every=2 of a window of 3: after the jump accepted at step 2 x stride + 1, the window
+    # keeps its snapshots and the next attempt comes 2 snapshots (2 x stride steps) later,
+    # not after a fresh window of 3; the displacement is spread over exactly those steps.
+    at_once, _, _ = geometric_jump("at_once", stride, 0)
+    path, _, attempts = geometric_jump("spread", stride, 4 * stride + 1, every=2)
+    last = torch.tensor([1.0, 2.0], dtype=torch.float64) * 1.1**2
+    for k in range(2 * stride + 1):
+        want = last + min(k, 2 * stride) / (2 * stride) * (at_once[0] - last)
+        torch.testing.assert_close(path[k], want, rtol=1e-12, atol=0)
+    # Rejected attempts slide on by retry = every snapshots.
+    assert attempts == [4 * stride + 1, 6 * stride + 1]
+    fresh = geometric_jump("spread", stride, 4 * stride + 1)[2]
+    assert fresh == ([6] if stride == 1 else [2 * stride + 6])
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
+        ({"every": 11}, "every must be <= window \\(10\\), got 11"),
+        ({"every": 0}, "every must be an integer >= 1, got 0"),
+        ({"every": 5}, "every=5 < window=10 needs apply='spread'.*got apply='at_once'"),
         ({"apply": "later"}, "apply must be one of .*, got 'later'"),
         ({"rank_policy": "fixed", "rank": 0}, "integer rank >= 1, got 0"),
         ({"rank_policy": "fixed", "rank": -1}, "got -1"),

@@ -70,10 +70,12 @@ def strip_wall(history):
     return [{k: v for k, v in r.items() if k != "wall_s"} for r in history["records"]]
 
 
-@pytest.mark.parametrize("apply", ["at_once", "spread"])
-def test_interrupted_dmd_run_resumes_to_the_identical_history(dataset, tmp_path, apply):
+@pytest.mark.parametrize(
+    "dmd", [{"apply": "at_once"}, {"apply": "spread"}, {"apply": "spread", "every": 2}]
+)
+def test_interrupted_dmd_run_resumes_to_the_identical_history(dataset, tmp_path, dmd):
     spec = dict(SPEC, optimizer={"lr": 0.01, "schedule": "cosine"})
-    spec["dmd"] = SPEC["dmd"] | {"apply": apply}
+    spec["dmd"] = SPEC["dmd"] | dmd
     full = run_training(dataset, "dmd", 3, spec, tmp_path / "full", progress=False)
     events = [r for r in full["records"] if r["event"]]
     assert any(r["event"] == "jump_accepted" for r in events)
