@@ -321,7 +321,9 @@ class DMDAccelerator:
         self.warmup = check_int("warmup", warmup, 0)
         self.every = self.window if every is None else check_int("every", every, 1)
         if self.every > self.window:
-            raise ValueError(f"every must be <= window ({self.window}), got {every}")
+            raise ValueError(
+                f"every must be <= window ({self.window}), got {every} (None: a fresh window)"
+            )
         self.retry = self.every if retry is None else check_int("retry", retry, 1)
         if self.retry > self.window:
             raise ValueError(f"retry must be <= window ({self.window}), got {retry}")
@@ -353,7 +355,8 @@ class DMDAccelerator:
         if self.every < self.window and self.apply != "spread":
             raise ValueError(
                 f"every={self.every} < window={self.window} needs apply='spread' (a jump "
-                f"written at once would fall inside the next window), got apply={apply!r}"
+                f"written at once would fall inside the next window), got apply={apply!r}; "
+                "every=None (null in the config) waits for a fresh window"
             )
 
         self.model, self.optimizer = model, optimizer
