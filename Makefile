@@ -49,6 +49,11 @@ bench: $(STAMP)
 	$(PY) bench/training.py --moments --steps 6500
 	$(PY) bench/frontier.py --out bench/results/frontier_spread.json --spec '{"dmd": {"window": 15}}' \
 		--variants '{"dmd_spread": {"apply": "spread"}, "dmd_spread_keep": {"apply": "spread", "moments": "keep"}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_every.json --variants '{"dmd_every5": {"every": 5}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_every_checks8192.json --spec '{"check_points": 8192}' \
+		--variants '{"dmd_every5": {"every": 5}}'
+	$(PY) bench/training.py --moments --steps 6500 --out bench/results/training_every.json \
+		--spec '{"check_points": 8192, "dmd": {"every": 5}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_spread_w10.json \
 		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
 	$(PY) bench/frontier.py --budgets 13000 26000 52000 --out bench/results/frontier_long.json \
