@@ -42,11 +42,11 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    landing returns the FLOPs it spent, which are charged.
    With ``apply="spread"`` an accepted jump is not written at once: the weights go back to
    where they were, and the jump's displacement is added in equal parts after each optimizer
-   step up to the next attempt (``stride`` x ``window`` steps with mean snapshots), the steps
-   that fill the next window. That window then sees the optimizer's own drift plus the
-   spread jump, and its DMD extrapolates both, so the accepted horizons act on a trajectory
-   that is already faster: a momentum along the directions the DMD models, checked at every
-   attempt.
+   step up to the next attempt (``stride`` x ``every`` steps with mean snapshots; ``every``
+   is the new snapshots an attempt waits for after an accepted jump, by default the whole
+   window). The next window then sees the optimizer's own drift plus the spread jump, and its
+   DMD extrapolates both, so the accepted horizons act on a trajectory that is already
+   faster: a momentum along the directions the DMD models, checked at every attempt.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -670,9 +670,8 @@ class DMDAccelerator:
             self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
 
         self._since = 0
+        # every = window new snapshots make a fresh window; fewer slide it over the jump.
         self._needed = self.every if accepted is not None else self.retry
-        if accepted is not None and self.every == self.window:
-            self._count = 0
         self._schedule_next_snapshot(rejected=accepted is None)
         if accepted is not None and self.apply == "spread":
             self._start_spread(restore, best[2])
