@@ -57,6 +57,31 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
     return min(reached) if reached else None
 
 
+# Spec keys plain Adam's runs do not read: an earlier output that differs only in these has
+# the same Adam curves (the check pairs are drawn from a generator of their own).
+NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples")
+
+
+def reused_adam(path: str, spec: dict, budgets: list[int], seeds: list[int]) -> tuple[dict, dict]:
+    """Adam's curves and finals (as ``main`` builds them) from an earlier output of this
+    bench. ValueError naming the spec key that differs, or a budget or seed it lacks."""
+    earlier = json.loads(Path(path).read_text())
+    theirs = {k: v for k, v in earlier["spec"].items() if k not in NOT_ADAM}
+    ours = {k: v for k, v in spec.items() if k not in NOT_ADAM}
+    differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+    if differ:
+        raise ValueError(f"{path} was run with another spec (keys {differ} differ)")
+    curves, finals = {}, {}
+    for b in budgets:
+        for s in seeds:
+            label = f"adam_T{b}"
+            if str(s) not in earlier["curves"].get(label, {}):
+                raise ValueError(f"{path} has no Adam run of {b} steps for seed {s}")
+            curves.setdefault(b, {})[s] = earlier["curves"][label][str(s)]
+            finals.setdefault(label, {})[str(s)] = earlier["final"][label][str(s)]
+    return curves, finals
+
+
 def levels(runs: dict, seed: int) -> dict[str, float]:
     """The loss levels of a seed: every run's final validation loss, named by method and T."""
     return {
@@ -132,6 +157,12 @@ def main(argv=None):
         help="JSON: method name -> train.dmd settings over the spec's, one DMD method each; "
         'a "by_budget" key maps schedule lengths to settings over those',
     )
+    parser.add_argument(
+        "--adam-from",
+        metavar="JSON",
+        help="take Adam's curves from an earlier output of this bench (same spec but for the "
+        "settings Adam does not use, and every budget and seed) instead of training them again",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench/results/frontier.json")
     args = parser.parse_args(argv)
@@ -164,15 +195,21 @@ def main(argv=None):
             }
         except (TypeError, ValueError) as err:
             parser.error(f"--variants {name!r}: {err}")
+    runs: dict[str, dict[int, dict[int, list[dict]]]] = {name: {} for name in specs}
+    finals = {}
+    if args.adam_from:
+        try:
+            runs["adam"], finals = reused_adam(args.adam_from, spec, budgets, args.seeds)
+        except (OSError, json.JSONDecodeError, ValueError) as err:
+            parser.error(f"--adam-from: {err}")
     jobs = [
         (f"{name}_T{b}", by_budget[b][0], s, by_budget[b][1], args.dataset)
         for b in budgets
         for name, by_budget in specs.items()
+        if not (name == "adam" and args.adam_from)
         for s in args.seeds
     ]
     done = run_jobs(_run, jobs, workers=args.jobs, desc="training runs")
-    runs: dict[str, dict[int, dict[int, list[dict]]]] = {name: {} for name in specs}
-    finals = {}
     for (label, _, seed, run_spec, _), (_, _, records, rel) in zip(jobs, done, strict=True):
         name = label.rsplit("_T", 1)[0]
         runs[name].setdefault(run_spec["steps"], {})[seed] = records
@@ -188,6 +225,7 @@ def main(argv=None):
     result = {
         "dataset": args.dataset,
         "spec": spec,
+        "adam_from": args.adam_from,
         "budgets": budgets,
         # The settings each run used, with stride and horizon as reference_steps scaled them.
         "variants": {

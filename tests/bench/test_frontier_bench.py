@@ -110,6 +110,36 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     dmd = result["final"]["dmd_T40"]["0"]
     assert dmd["jumps_accepted"] + dmd["jumps_rejected"] >= 1
 
+    # Adam's curves reused by a run of another variant with other check pairs: Adam's rows
+    # are the first run's, and the variant's speed-ups are measured against them.
+    again = tmp_path / "again.json"
+    args = ["--dataset", str(dataset), "--budgets", "40", "--seeds", "1", "--jobs", "1"]
+    args += ["--variants", json.dumps({"dmd_keep": {"moments": "keep"}})]
+    spec2 = spec | {"check_points": 64}
+    done = run(
+        tmp_path, *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
+    )
+    assert done.returncode == 0, done.stderr
+    reused = json.loads(again.read_text())
+    assert reused["curves"]["adam_T40"]["1"] == result["curves"]["adam_T40"]["1"]
+    assert reused["final"]["adam_T40"]["1"] == result["final"]["adam_T40"]["1"]
+    assert (
+        reused["per_seed"]["adam_T40"]["1"]["adam"] == result["per_seed"]["adam_T40"]["1"]["adam"]
+    )
+    # Another learning rate, or a budget the earlier output lacks, is refused.
+    spec3 = spec | {"optimizer": {"batch_size": 0, "lr": 0.1}}
+    done = run(
+        tmp_path, *args, "--spec", json.dumps(spec3), "--adam-from", str(out), "--out", str(again)
+    )
+    assert done.returncode == 2
+    assert "was run with another spec (keys ['optimizer'] differ)" in done.stderr
+    args[3] = "80"
+    done = run(
+        tmp_path, *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
+    )
+    assert done.returncode == 2
+    assert "has no Adam run of 80 steps for seed 1" in done.stderr
+
 
 def test_bench_names_a_bad_variant(tmp_path):
     variants = json.dumps({"dmd": {"moments": "forget"}})
