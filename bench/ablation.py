@@ -26,7 +26,16 @@ import argparse
 import json
 from pathlib import Path
 
-from training import _run, compare, final_val, jump_counts, machine, overhead, summarise
+from training import (
+    FRESH_WINDOWS,
+    _run,
+    compare,
+    final_val,
+    jump_counts,
+    machine,
+    overhead,
+    summarise,
+)
 
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
@@ -98,7 +107,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     optimizer = OPTIMIZERS[args.optimizer]
-    given = {"threads": 1} | ({"optimizer": optimizer} if optimizer else {})
+    # Measured with the fresh windows of their time (the variants set their own windows).
+    given = FRESH_WINDOWS | {"threads": 1} | ({"optimizer": optimizer} if optimizer else {})
     given |= {"steps": args.steps} if args.steps else {}
     spec = resolve_spec(given)
     spec["device"] = "cpu"

@@ -36,12 +36,14 @@ from surrogate.spec import resolve_spec
 
 OFFSETS = (0, 50, 100, 300, 600)
 # The default network at a constant learning rate (the forks have no schedule to follow), and
-# jumps written when accepted, in windows of 15 (the defaults before spread jumps).
+# jumps written when accepted, in fresh windows of 15 (the defaults before spread jumps) checked
+# on 16384 pairs.
 SPEC = {
     "device": "cpu",
     "threads": 1,
+    "check_points": 16384,
     "optimizer": {"lr": 0.001, "schedule": "constant"},
-    "dmd": {"window": 15, "apply": "at_once"},
+    "dmd": {"window": 15, "apply": "at_once", "every": None, "max_climb": None, "restart": None},
 }
 
 

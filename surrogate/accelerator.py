@@ -33,6 +33,8 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    searches from the horizon accepted last time, upwards while the loss stays acceptable,
    else downwards to the first acceptable one: the choice of ``"longest"`` when the loss along
    the trajectory has one minimum, with fewer checks once the accepted horizons have grown.
+   ``max_climb`` caps how many horizons longer than the start ``"longest"`` and ``"warm"``
+   try, so that the accepted horizon grows by a bounded factor from one attempt to the next.
    Without an
    acceptable horizon the jump is rejected: the weights are restored bit for bit from the
    buffer. Non-finite weights are never evaluated, let alone kept.
@@ -46,7 +48,10 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    is the new snapshots an attempt waits for after an accepted jump, by default the whole
    window). The next window then sees the optimizer's own drift plus the spread jump, and its
    DMD extrapolates both, so the accepted horizons act on a trajectory that is already
-   faster: a momentum along the directions the DMD models, checked at every attempt.
+   faster: a momentum along the directions the DMD models, checked at every attempt. With
+   ``restart``, an attempt whose checked loss rose by more than that factor since the attempt
+   before the last accepted jump stops that momentum (no jump, a fresh window), as
+   accelerated gradient methods restart theirs (O'Donoghue & Candes 2015).
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -250,6 +255,12 @@ class DMDAccelerator:
             put a step into the trajectory the next DMD fits).
         retry: new snapshots needed before trying again after a rejected jump (1..window; the
             window slides); None means ``every`` (a fresh window by default).
+        restart: at an attempt that follows an accepted jump, if the checked loss is more than
+            ``restart`` times (>= 1) the one checked at the attempt before that jump, no jump:
+            the rest of a spread is dropped and a fresh window starts, as accelerated gradient
+            methods restart their momentum when the objective rises (O'Donoghue and Candes,
+            2015). The event is a rejection with ``reason="restart"``, at the cost of that one
+            check. None: never.
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
@@ -271,6 +282,10 @@ class DMDAccelerator:
             rejection), the choice of ``"longest"`` when the loss along the trajectory has one
             minimum. The lowest loss right after a jump is not the
             best criterion: a long jump excites fast modes that Adam damps within a few steps.
+        max_climb: with ``search="longest"`` or ``"warm"``, at most this many horizons longer
+            than the first one tried at an attempt (>= 1), so that the accepted horizon grows
+            by at most that many backtrack factors from one attempt to the next; None: no
+            limit.
         unit_tol: |lambda| >= 1 - unit_tol counts as non-decaying (>= 0).
         unstable: ``"clip"`` or ``"drop"`` eigenvalues with |lambda| > 1.
         moments: optimizer state after an accepted jump, one of MOMENT_POLICIES.
@@ -298,6 +313,7 @@ class DMDAccelerator:
         warmup: int = 0,
         every: int | None = None,
         retry: int | None = None,
+        restart: float | None = None,
         rank_policy: str = "energy",
         rank: float = 0.99999,
         dmd: str = "exact",
@@ -305,6 +321,7 @@ class DMDAccelerator:
         backtrack: float = 0.5,
         max_backtracks: int = 3,
         search: str = "backtrack",
+        max_climb: int | None = None,
         unit_tol: float = 1e-3,
         unstable: str = "clip",
         moments: str = "keep",
@@ -327,6 +344,11 @@ class DMDAccelerator:
         self.retry = self.every if retry is None else check_int("retry", retry, 1)
         if self.retry > self.window:
             raise ValueError(f"retry must be <= window ({self.window}), got {retry}")
+        if restart is not None and (
+            isinstance(restart, bool) or not isinstance(restart, int | float) or not restart >= 1
+        ):
+            raise ValueError(f"restart must be a number >= 1 or None, got {restart!r}")
+        self.restart = None if restart is None else float(restart)
         check_rank_policy(rank_policy, rank)
         self.rank_policy, self.rank = rank_policy, rank
         self.dmd = _check_choice("dmd", dmd, DMD_METHODS)
@@ -336,6 +358,7 @@ class DMDAccelerator:
         self.backtrack = float(backtrack)
         self.max_backtracks = check_int("max_backtracks", max_backtracks, 0)
         self.search = _check_choice("search", search, SEARCHES)
+        self.max_climb = None if max_climb is None else check_int("max_climb", max_climb, 1)
         if not (isinstance(unit_tol, int | float) and 0.0 <= unit_tol < 1.0):
             raise ValueError(f"unit_tol must be in [0, 1), got {unit_tol!r}")
         self.unit_tol = float(unit_tol)
@@ -391,6 +414,10 @@ class DMDAccelerator:
         self._since = 0  # snapshots since the last jump attempt
         self._needed = self.window
         self._warm = 0  # index (shortest first) of the last accepted horizon; search="warm"
+        # The loss checked at the last attempt and whether that attempt accepted a jump, for
+        # the restart rule.
+        self._last_check: float | None = None
+        self._last_accepted = False
         # apply="spread": per-step increments of the last accepted jump (one per group; None
         # for a group it did not move) and the steps they are still to be added.
         self._push: list[torch.Tensor | None] = [None] * len(self.groups)
@@ -421,6 +448,8 @@ class DMDAccelerator:
             "since": self._since,
             "needed": self._needed,
             "warm": self._warm,
+            "last_check": self._last_check,
+            "last_accepted": self._last_accepted,
             "push": [None if d is None else d.clone() for d in self._push],
             "push_left": self._push_left,
             "flops": self.flops,
@@ -446,6 +475,8 @@ class DMDAccelerator:
         self._head, self._count = int(state["head"]), int(state["count"])
         self._since, self._needed = int(state["since"]), int(state["needed"])
         self._warm = int(state.get("warm", 0))
+        self._last_check = state.get("last_check")
+        self._last_accepted = bool(state.get("last_accepted", False))
         push = state.get("push", [None] * len(self.groups))
         if len(push) != len(self.groups):
             raise ValueError("accelerator state does not match this model")
@@ -541,6 +572,15 @@ class DMDAccelerator:
         spent_before = self.flops
         loss_before = float(loss_fn())
         self.flops += self.eval_flops
+        previous, self._last_check = self._last_check, loss_before
+        after_jump, self._last_accepted = self._last_accepted, False
+        if (
+            self.restart is not None
+            and after_jump
+            and previous is not None
+            and loss_before > previous * self.restart
+        ):
+            return self._restart(loss_before, spent_before)
         order = [(self._head + i) % self.window for i in range(self.window)]
         models, layers = [], []
         for (name, params), buffer in zip(self.groups, self.buffers, strict=True):
@@ -633,7 +673,8 @@ class DMDAccelerator:
             loss, candidates = attempt(*up[start])
             if acceptable(loss):
                 best = (loss, tried[-1], candidates)
-                for k in range(start + 1, len(up)):
+                top = len(up) if self.max_climb is None else start + 1 + self.max_climb
+                for k in range(start + 1, min(top, len(up))):
                     loss, candidates = attempt(*up[k])
                     if not acceptable(loss):
                         break
@@ -670,6 +711,7 @@ class DMDAccelerator:
             self._update_moments(loss_after / loss_before if loss_before > 0 else 1.0)
 
         self._since = 0
+        self._last_accepted = accepted is not None
         # every = window new snapshots make a fresh window; fewer slide it over the jump.
         self._needed = self.every if accepted is not None else self.retry
         self._schedule_next_snapshot(rejected=accepted is None)
@@ -707,6 +749,16 @@ class DMDAccelerator:
     def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
         self._since, self._needed, self._warm = 0, self.retry, 0
         self._schedule_next_snapshot(rejected=True)
+        return self._no_jump(f"non-finite snapshots in layer {name!r}", loss_before, spent_before)
+
+    def _restart(self, loss_before: float, spent_before: int) -> Event:
+        """No jump; the rest of the spread dropped and a fresh window of ``window`` snapshots."""
+        self._since, self._count, self._needed, self._warm = 0, 0, self.window, 0
+        self._push, self._push_left = [None] * len(self.groups), 0
+        self._schedule_next_snapshot(rejected=False)
+        return self._no_jump("restart", loss_before, spent_before)
+
+    def _no_jump(self, reason: str, loss_before: float, spent_before: int) -> Event:
         self.diagnostics.append(
             {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}
         )
@@ -716,7 +768,7 @@ class DMDAccelerator:
             "losses": [],
             "loss_before": loss_before,
             "loss_after": None,
-            "reason": f"non-finite snapshots in layer {name!r}",
+            "reason": reason,
             "flops": self.flops - spent_before,
         }
         return Event("jump_rejected", info)

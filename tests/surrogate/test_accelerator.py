@@ -322,6 +322,95 @@ def test_warm_search_starts_from_the_horizon_accepted_last_time():
     assert event.info["horizon"] == 50.0 and event.info["tried"] == [12.0, 25.0, 50.0, 100.0]
 
 
+def test_max_climb_limits_how_far_the_horizon_grows_per_attempt():
+    # The windows of the warm-search test above (minimum 130, 300, 30 steps ahead, 50 behind,
+    # 130 ahead): with max_climb=1 each attempt tries at most one horizon longer than its
+    # start, so the accepted horizon grows by one factor 2 an attempt; going down is not
+    # limited.
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    settings = {"window": 3, "horizon": 1600.0, "max_backtracks": 7}
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    target, calls = None, []
+
+    def loss_fn():
+        calls.append(1)
+        return torch.sum((model.weight - target) ** 2)
+
+    def attempts(accel, aheads):
+        nonlocal target
+        events = []
+        for ahead in aheads:
+            start = model.weight.detach().clone()
+            target = start + (2 + ahead) * drift
+            calls.clear()
+            for k in range(3):
+                with torch.no_grad():
+                    model.weight.copy_(start + k * drift)
+                event = accel.step(loss_fn)
+            events.append((event.info["horizon"], event.info["tried"], len(calls) - 1))
+        return events
+
+    warm = DMDAccelerator(model, optimizer, search="warm", max_climb=1, **settings)
+    assert attempts(warm, (130, 300, 30, -50, 130)) == [
+        (25.0, [12.0, 25.0], 2),  # from the shortest, one up (unlimited: 200 after 6 checks)
+        (50.0, [25.0, 50.0], 2),  # one more (unlimited: 400)
+        (50.0, [50.0, 100.0], 2),  # 100 > 2 x 30 raises the loss
+        (None, [50.0, 25.0, 12.0], 3),  # down as far as it takes: every jump is rejected
+        (25.0, [12.0, 25.0], 2),  # from the shortest again
+    ]
+    longest = DMDAccelerator(model, optimizer, search="longest", max_climb=2, **settings)
+    assert attempts(longest, (130,)) == [(50.0, [12.0, 25.0, 50.0], 3)]
+
+
+@pytest.mark.parametrize("restart", [None, 1.5, 20.0])
+def test_restart_drops_the_momentum_when_the_checked_loss_rose(restart):
+    # Snapshots drift by d a step towards a minimum 18 steps ahead of the first attempt
+    # (checked loss 18^2 |d|^2): a jump of 8 steps is accepted and spread over the next 2.
+    # Then the weights are put 40 steps behind, so the loss checked at the second attempt is
+    # at least (40 - 8)^2 / 18^2 = 3.2 times the first: restart=1.5 restarts, 20 does not.
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    settings = {"window": 3, "every": 2, "apply": "spread", "horizon": 8.0, "max_backtracks": 0}
+    accel = DMDAccelerator(model, optimizer, restart=restart, **settings)
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    start = model.weight.detach().clone()
+    target, calls = start + 20 * drift, []
+
+    def loss_fn():
+        calls.append(1)
+        return torch.sum((model.weight - target) ** 2)
+
+    def steps(weights):
+        events = []
+        for w in weights:
+            with torch.no_grad():
+                model.weight.copy_(w)
+            events.append(accel.step(loss_fn))
+        return events
+
+    *_, first = steps([start + k * drift for k in range(3)])
+    assert first.kind == "jump_accepted" and first.info["horizon"] == 8.0
+    resumed = DMDAccelerator(model, optimizer, restart=restart, **settings)
+    resumed.load_state_dict(accel.state_dict())  # the rule's memory survives a resume
+    accel = resumed
+    calls.clear()
+    behind = start - 40 * drift
+    second = steps([behind, behind])[-1]
+    if restart == 1.5:
+        assert second.kind == "jump_rejected" and second.info["reason"] == "restart"
+        assert second.info["tried"] == [] and len(calls) == 1  # one check, no search
+        assert accel.state_dict()["push_left"] == 0  # the rest of the spread is dropped
+        # A fresh window: no attempt until 3 new snapshots, then a normal one (the attempt
+        # before did not jump, so a higher loss now is no reason to restart).
+        target = behind + 100 * drift
+        third = steps([behind + k * drift for k in range(3)])
+        assert third[:2] == [None, None] and third[2].info["tried"] == [8.0]
+        assert third[2].info["loss_before"] > 1.5 * second.info["loss_before"]
+    else:
+        assert second.info["tried"] == [8.0] and "reason" not in second.info
+
+
 def test_backtracking_keeps_the_first_horizon_that_lowers_the_loss():
     # The longest horizon overshoots the minimum but still lowers the loss, so it is kept.
     event, weight, target, calls = drift_then_jump("backtrack", horizon=150.0)
@@ -591,6 +680,10 @@ def test_sliding_every_attempts_after_that_many_snapshots_and_spreads_up_to_it(s
         ({"unstable": "keep"}, "'keep'"),
         ({"coordinates": "whitened"}, "'whitened'"),
         ({"search": "golden"}, "search must be one of .*, got 'golden'"),
+        ({"max_climb": 0}, "max_climb must be an integer >= 1, got 0"),
+        ({"restart": 0.9}, "restart must be a number >= 1 or None, got 0.9"),
+        ({"restart": "often"}, "restart must be a number >= 1 or None, got 'often'"),
+        ({"max_climb": 1.5}, "max_climb must be an integer >= 1, got 1.5"),
         ({"backtrack": 1.5}, "backtrack must be in \\(0, 1\\), got 1.5"),
         ({"stride": 0}, "stride must be an integer >= 1, got 0"),
         ({"snapshots": "median"}, "snapshots must be one of .*, got 'median'"),
