@@ -265,35 +265,51 @@ def test_longest_search_keeps_the_longest_horizon_that_lowers_the_loss(search, c
     torch.testing.assert_close(weight, target + 70 * torch.tensor([[0.01, -0.02]]).double())
 
 
-def test_warm_search_starts_from_the_horizon_accepted_last_time():
-    # Windows of the drift of drift_then_jump, each with its own minimum: 130, 300 and 30
-    # steps ahead, then 50 behind, then 130 ahead again. Horizons (shortest first) 12, 25,
-    # 50, ..., 1600; the loss is not higher than before up to twice the minimum's distance.
-    model = nn.Linear(2, 1, bias=False).double()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+class DriftWindows:
+    """Windows of 3 snapshots of a 1x2 linear layer drifting by d a step (SGD at lr 0: only
+    the accelerator moves the weights otherwise), each towards a minimum ``ahead`` steps past
+    its last snapshot, so that a horizon h keeps the loss from rising iff 0 <= h <= 2 ahead.
+    Horizons 1600.0 halved 7 times: 12, 25, 50, ..., 1600 (shortest first)."""
+
     settings = {"window": 3, "horizon": 1600.0, "max_backtracks": 7}
-    accel = DMDAccelerator(model, optimizer, search="warm", **settings)
-    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
-    target, calls, events, starts = None, [], [], []
 
-    def loss_fn():
-        calls.append(1)
-        return torch.sum((model.weight - target) ** 2)
+    def __init__(self):
+        self.model = nn.Linear(2, 1, bias=False).double()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.0)
+        self.drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+        self.target, self.calls = None, []
 
-    for ahead in (130, 300, 30, -50, 130):
-        if ahead == 30:  # a resumed accelerator searches from the same horizon
-            resumed = DMDAccelerator(model, optimizer, search="warm", **settings)
-            resumed.load_state_dict(accel.state_dict())
-            accel = resumed
-        start = model.weight.detach().clone()
-        target = start + (2 + ahead) * drift
-        starts.append((start, target))
-        calls.clear()
+    def accelerator(self, **settings) -> DMDAccelerator:
+        return DMDAccelerator(self.model, self.optimizer, **self.settings, **settings)
+
+    def loss_fn(self):
+        self.calls.append(1)
+        return torch.sum((self.model.weight - self.target) ** 2)
+
+    def attempt(self, accel, ahead: int) -> tuple[float | None, list, int]:
+        """One window from the weights now: (accepted horizon, horizons tried, checks)."""
+        start = self.model.weight.detach().clone()
+        self.target = start + (2 + ahead) * self.drift
+        self.calls.clear()
         for k in range(3):
             with torch.no_grad():
-                model.weight.copy_(start + k * drift)
-            event = accel.step(loss_fn)
-        events.append((event.info["horizon"], event.info["tried"], len(calls) - 1))
+                self.model.weight.copy_(start + k * self.drift)
+            event = accel.step(self.loss_fn)
+        return event.info["horizon"], event.info["tried"], len(self.calls) - 1
+
+
+def test_warm_search_starts_from_the_horizon_accepted_last_time():
+    # Windows with their minimum 130, 300 and 30 steps ahead, then 50 behind, then 130 ahead.
+    windows = DriftWindows()
+    accel = windows.accelerator(search="warm")
+    events, starts = [], []
+    for ahead in (130, 300, 30, -50, 130):
+        if ahead == 30:  # a resumed accelerator searches from the same horizon
+            resumed = windows.accelerator(search="warm")
+            resumed.load_state_dict(accel.state_dict())
+            accel = resumed
+        starts.append(windows.model.weight.detach().clone())
+        events.append(windows.attempt(accel, ahead))
     # First jump: no history, the search of "longest" (12 ... 400, 400 overshoots twice 130).
     assert events[0] == (200.0, [12.0, 25.0, 50.0, 100.0, 200.0, 400.0], 6)
     # Second: from 200 up; 800 > 2 x 300 raises the loss.
@@ -306,61 +322,30 @@ def test_warm_search_starts_from_the_horizon_accepted_last_time():
     assert events[4] == events[0]
     # A saved index beyond the horizons tried (other settings) starts from the longest.
     accel._warm = 99
-    start = model.weight.detach().clone()
-    target = start + (2 + 130) * drift
-    for k in range(3):
-        with torch.no_grad():
-            model.weight.copy_(start + k * drift)
-        event = accel.step(loss_fn)
-    assert event.info["tried"][:2] == [1600.0, 800.0] and event.info["horizon"] == 200.0
-    longest = DMDAccelerator(model, optimizer, search="longest", **settings)
-    start, target = starts[2]
-    for k in range(3):  # the third window searched by "longest": the same choice
-        with torch.no_grad():
-            model.weight.copy_(start + k * drift)
-        event = longest.step(loss_fn)
-    assert event.info["horizon"] == 50.0 and event.info["tried"] == [12.0, 25.0, 50.0, 100.0]
+    horizon, tried, _ = windows.attempt(accel, 130)
+    assert tried[:2] == [1600.0, 800.0] and horizon == 200.0
+    # The third window searched by "longest": the same choice.
+    with torch.no_grad():
+        windows.model.weight.copy_(starts[2])
+    longest = windows.accelerator(search="longest")
+    assert windows.attempt(longest, 30) == (50.0, [12.0, 25.0, 50.0, 100.0], 4)
 
 
 def test_max_climb_limits_how_far_the_horizon_grows_per_attempt():
-    # The windows of the warm-search test above (minimum 130, 300, 30 steps ahead, 50 behind,
-    # 130 ahead): with max_climb=1 each attempt tries at most one horizon longer than its
-    # start, so the accepted horizon grows by one factor 2 an attempt; going down is not
-    # limited.
-    model = nn.Linear(2, 1, bias=False).double()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    settings = {"window": 3, "horizon": 1600.0, "max_backtracks": 7}
-    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
-    target, calls = None, []
-
-    def loss_fn():
-        calls.append(1)
-        return torch.sum((model.weight - target) ** 2)
-
-    def attempts(accel, aheads):
-        nonlocal target
-        events = []
-        for ahead in aheads:
-            start = model.weight.detach().clone()
-            target = start + (2 + ahead) * drift
-            calls.clear()
-            for k in range(3):
-                with torch.no_grad():
-                    model.weight.copy_(start + k * drift)
-                event = accel.step(loss_fn)
-            events.append((event.info["horizon"], event.info["tried"], len(calls) - 1))
-        return events
-
-    warm = DMDAccelerator(model, optimizer, search="warm", max_climb=1, **settings)
-    assert attempts(warm, (130, 300, 30, -50, 130)) == [
+    # The windows of the warm-search test above: with max_climb=1 each attempt tries at most
+    # one horizon longer than its start, so the accepted horizon grows by one factor 2 an
+    # attempt; going down is not limited.
+    windows = DriftWindows()
+    warm = windows.accelerator(search="warm", max_climb=1)
+    assert [windows.attempt(warm, ahead) for ahead in (130, 300, 30, -50, 130)] == [
         (25.0, [12.0, 25.0], 2),  # from the shortest, one up (unlimited: 200 after 6 checks)
         (50.0, [25.0, 50.0], 2),  # one more (unlimited: 400)
         (50.0, [50.0, 100.0], 2),  # 100 > 2 x 30 raises the loss
         (None, [50.0, 25.0, 12.0], 3),  # down as far as it takes: every jump is rejected
         (25.0, [12.0, 25.0], 2),  # from the shortest again
     ]
-    longest = DMDAccelerator(model, optimizer, search="longest", max_climb=2, **settings)
-    assert attempts(longest, (130,)) == [(50.0, [12.0, 25.0, 50.0], 3)]
+    longest = windows.accelerator(search="longest", max_climb=2)
+    assert windows.attempt(longest, 130) == (50.0, [12.0, 25.0, 50.0], 3)
 
 
 @pytest.mark.parametrize("restart", [None, 1.5, 20.0])
