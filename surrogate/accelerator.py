@@ -256,11 +256,11 @@ class DMDAccelerator:
         retry: new snapshots needed before trying again after a rejected jump (1..window; the
             window slides); None means ``every`` (a fresh window by default).
         restart: at an attempt that follows an accepted jump, if the checked loss is more than
-            ``restart`` times (>= 1) the one checked at the attempt before that jump, no jump:
-            the rest of a spread is dropped and a fresh window starts, as accelerated gradient
-            methods restart their momentum when the objective rises (O'Donoghue and Candes,
-            2015). The event is a rejection with ``reason="restart"``, at the cost of that one
-            check. None: never.
+            ``restart`` times (>= 1) the one checked (before jumping) at the attempt that made
+            the jump, no jump: the rest of a spread is dropped and a fresh window starts, as
+            accelerated gradient methods restart their momentum when the objective rises
+            (O'Donoghue and Candes, 2015). The event is a rejection with
+            ``reason="restart"``, at the cost of that one check. None: never.
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
