@@ -55,6 +55,10 @@ bench: $(STAMP)
 		--variants '{"dmd_spread": {"apply": "spread"}, "dmd_spread_keep": {"apply": "spread", "moments": "keep"}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_every.json --spec '$(FRESH)' --variants '{"dmd_every5": {"every": 5}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_sliding.json --adam-from bench/results/frontier_every.json
+	$(PY) bench/frontier.py --out bench/results/frontier_restart1.3.json --adam-from bench/results/frontier_every.json \
+		--variants '{"dmd_restart1.3": {"restart": 1.3}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_restart2.0.json --adam-from bench/results/frontier_every.json \
+		--variants '{"dmd_restart2.0": {"restart": 2.0}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_every_checks8192.json \
 		--spec '{"check_points": 8192, "dmd": {"every": null, "max_climb": null, "restart": null}}' \
 		--variants '{"dmd_every5": {"every": 5}}'
