@@ -62,10 +62,14 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
 NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples")
 
 
-def reused_adam(path: str, spec: dict, budgets: list[int], seeds: list[int]) -> tuple[dict, dict]:
+def reused_adam(
+    path: str, dataset: str, spec: dict, budgets: list[int], seeds: list[int]
+) -> tuple[dict, dict]:
     """Adam's curves and finals (as ``main`` builds them) from an earlier output of this
     bench. ValueError naming the spec key that differs, or a budget or seed it lacks."""
     earlier = json.loads(Path(path).read_text())
+    if earlier["dataset"] != dataset:
+        raise ValueError(f"{path} was run on {earlier['dataset']}, not {dataset}")
     theirs = {k: v for k, v in earlier["spec"].items() if k not in NOT_ADAM}
     ours = {k: v for k, v in spec.items() if k not in NOT_ADAM}
     differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
@@ -199,7 +203,9 @@ def main(argv=None):
     finals = {}
     if args.adam_from:
         try:
-            runs["adam"], finals = reused_adam(args.adam_from, spec, budgets, args.seeds)
+            runs["adam"], finals = reused_adam(
+                args.adam_from, args.dataset, spec, budgets, args.seeds
+            )
         except (OSError, json.JSONDecodeError, ValueError) as err:
             parser.error(f"--adam-from: {err}")
     jobs = [

@@ -50,7 +50,7 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    DMD extrapolates both, so the accepted horizons act on a trajectory that is already
    faster: a momentum along the directions the DMD models, checked at every attempt. With
    ``restart``, an attempt whose checked loss rose by more than that factor since the attempt
-   before the last accepted jump stops that momentum (no jump, a fresh window), as
+   that made the last accepted jump stops that momentum (no jump, a fresh window), as
    accelerated gradient methods restart theirs (O'Donoghue & Candes 2015).
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
@@ -257,7 +257,7 @@ class DMDAccelerator:
             window slides); None means ``every`` (a fresh window by default).
         restart: at an attempt that follows an accepted jump, if the checked loss is more than
             ``restart`` times (>= 1) the one checked (before jumping) at the attempt that made
-            the jump, no jump: the rest of a spread is dropped and a fresh window starts, as
+            the jump (whose spread has just ended), no jump and a fresh window starts, as
             accelerated gradient methods restart their momentum when the objective rises
             (O'Donoghue and Candes, 2015). The event is a rejection with
             ``reason="restart"``, at the cost of that one check. None: never.
@@ -578,6 +578,7 @@ class DMDAccelerator:
             self.restart is not None
             and after_jump
             and previous is not None
+            and math.isfinite(loss_before)
             and loss_before > previous * self.restart
         ):
             return self._restart(loss_before, spent_before)
