@@ -753,9 +753,9 @@ class DMDAccelerator:
         return self._no_jump(f"non-finite snapshots in layer {name!r}", loss_before, spent_before)
 
     def _restart(self, loss_before: float, spent_before: int) -> Event:
-        """No jump; the rest of the spread dropped and a fresh window of ``window`` snapshots."""
-        self._since, self._count, self._needed, self._warm = 0, 0, self.window, 0
-        self._push, self._push_left = [None] * len(self.groups), 0
+        """No jump, and the next attempt after a fresh window of ``window`` new snapshots (the
+        last jump's spread ended with the step of this attempt)."""
+        self._since, self._needed, self._warm = 0, self.window, 0
         self._schedule_next_snapshot(rejected=False)
         return self._no_jump("restart", loss_before, spent_before)
 
