@@ -121,6 +121,7 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     reused = json.loads(again.read_text())
+    assert reused["adam_from"] == str(out)
     assert reused["curves"]["adam_T40"]["1"] == result["curves"]["adam_T40"]["1"]
     assert reused["final"]["adam_T40"]["1"] == result["final"]["adam_T40"]["1"]
     assert (
