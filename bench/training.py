@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from surrogate.accelerator import MOMENT_POLICIES
+from surrogate.accelerator import EVENT_KINDS, MOMENT_POLICIES
 from surrogate.parallel import run_jobs
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
@@ -63,10 +63,12 @@ def thin(records: list[dict]) -> list[dict]:
 
 
 def jump_counts(records: list[dict]) -> dict[str, int]:
-    """Accepted and rejected jumps of a run."""
+    """Accepted and rejected jumps and restarts of a run."""
+    count = {kind: sum(r["event"] == kind for r in records) for kind in EVENT_KINDS}
     return {
-        f"jumps_{kind}": sum(r["event"] == f"jump_{kind}" for r in records)
-        for kind in ("accepted", "rejected")
+        "jumps_accepted": count["jump_accepted"],
+        "jumps_rejected": count["jump_rejected"],
+        "restarts": count["restart"],
     }
 
 

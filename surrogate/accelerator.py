@@ -259,8 +259,8 @@ class DMDAccelerator:
             ``restart`` times (>= 1) the one checked (before jumping) at the attempt that made
             the jump (whose spread has just ended), no jump and a fresh window starts, as
             accelerated gradient methods restart their momentum when the objective rises
-            (O'Donoghue and Candes, 2015). The event is a rejection with
-            ``reason="restart"``, at the cost of that one check. None: never.
+            (O'Donoghue and Candes, 2015). The event's kind is ``"restart"`` (``info`` as
+            for a rejection, ``reason="restart"``), at the cost of that one check. None: never.
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
@@ -593,7 +593,9 @@ class DMDAccelerator:
             if not bool(torch.isfinite(increments).all()):
                 # Diverged weights: nothing trustworthy to extrapolate, and the loss check
                 # below could not restore finite weights either.
-                return self._reject_unusable(name, loss_before, spent_before)
+                return self._reject_unusable(
+                    f"non-finite snapshots in layer {name!r}", loss_before, spent_before
+                )
             if not bool(torch.any(increments != 0)):
                 # A layer that did not move has nothing to extrapolate.
                 models.append(None)
@@ -622,6 +624,11 @@ class DMDAccelerator:
             self.flops += model.fit_flops
             models.append((params, model, current))
             layers.append({"name": name} | model.summary())
+
+        if all(model is None for model in models):
+            return self._reject_unusable(
+                "no layer moved over the window", loss_before, spent_before
+            )
 
         # What a rejected jump writes back: the layers that move, or, with a landing (which
         # may change any layer), every layer.
@@ -715,7 +722,7 @@ class DMDAccelerator:
         self._last_accepted = accepted is not None
         # every = window new snapshots make a fresh window; fewer slide it over the jump.
         self._needed = self.every if accepted is not None else self.retry
-        self._schedule_next_snapshot(rejected=accepted is None)
+        self._schedule_next_snapshot()
         if accepted is not None and self.apply == "spread":
             self._start_spread(restore, best[2])
         kind = "jump_accepted" if accepted is not None else "jump_rejected"
@@ -747,21 +754,25 @@ class DMDAccelerator:
         self._push = [pushes.get(id(params[0])) for _, params in self.groups]
         self._push_left = steps
 
-    def _reject_unusable(self, name: str, loss_before: float, spent_before: int) -> Event:
+    def _reject_unusable(self, reason: str, loss_before: float, spent_before: int) -> Event:
+        """A rejection before any horizon is tried: the next attempt as after any other."""
         self._since, self._needed, self._warm = 0, self.retry, 0
-        self._schedule_next_snapshot(rejected=True)
-        return self._no_jump(f"non-finite snapshots in layer {name!r}", loss_before, spent_before)
+        self._schedule_next_snapshot()
+        return self._no_jump(reason, loss_before, spent_before)
 
     def _restart(self, loss_before: float, spent_before: int) -> Event:
         """No jump, and the next attempt after a fresh window of ``window`` new snapshots (the
         last jump's spread ended with the step of this attempt)."""
         self._since, self._needed, self._warm = 0, self.window, 0
-        self._schedule_next_snapshot(rejected=False)
-        return self._no_jump("restart", loss_before, spent_before)
+        self._schedule_next_snapshot()
+        return self._no_jump("restart", loss_before, spent_before, kind="restart")
 
-    def _no_jump(self, reason: str, loss_before: float, spent_before: int) -> Event:
+    def _no_jump(
+        self, reason: str, loss_before: float, spent_before: int, kind: str = "jump_rejected"
+    ) -> Event:
+        """An attempt that fits no DMD: its diagnostics record (no layers) and event."""
         self.diagnostics.append(
-            {"step": self._step, "event": "jump_rejected", "horizon": None, "layers": []}
+            {"step": self._step, "event": kind, "horizon": None, "layers": [], "reason": reason}
         )
         info = {
             "horizon": None,
@@ -772,14 +783,15 @@ class DMDAccelerator:
             "reason": reason,
             "flops": self.flops - spent_before,
         }
-        return Event("jump_rejected", info)
+        return Event(kind, info)
 
-    def _schedule_next_snapshot(self, rejected: bool):
-        """After a jump attempt: the first snapshot ``warmup`` steps on, evenly spaced with the
-        ones before where the window goes on (a sliding ``retry`` after a rejection, a sliding
-        ``every`` after an accepted jump) and wherever a snapshot averages the ``stride``
-        steps up to it."""
-        sliding = self.retry < self.window if rejected else self.every < self.window
+    def _schedule_next_snapshot(self):
+        """After a jump attempt (``_needed`` set): the first snapshot ``warmup`` steps on,
+        evenly spaced with the ones before where the window slides (fewer than ``window`` new
+        snapshots needed: ``retry`` after a rejection, ``every`` after an accepted jump) and
+        wherever a snapshot averages the ``stride`` steps up to it; right after the attempt
+        for a fresh window of sampled snapshots (also after a restart)."""
+        sliding = self._needed < self.window
         gap = self.stride if self.sums or sliding else 1
         self._next_snapshot = self._step + self.warmup + gap
 

@@ -384,7 +384,8 @@ def test_restart_drops_the_momentum_when_the_checked_loss_rose(restart):
     behind = start - 40 * drift
     second = steps([behind, behind])[-1]
     if restart == 1.5:
-        assert second.kind == "jump_rejected" and second.info["reason"] == "restart"
+        assert second.kind == "restart" and second.info["reason"] == "restart"
+        assert accel.diagnostics[-1]["event"] == "restart" and not accel.diagnostics[-1]["layers"]
         assert second.info["tried"] == [] and len(calls) == 1  # one check, no search
         # No jump: the weights stay where the spread left them.
         torch.testing.assert_close(model.weight.detach(), behind + 4 * drift)
@@ -396,6 +397,47 @@ def test_restart_drops_the_momentum_when_the_checked_loss_rose(restart):
         assert third[2].info["loss_before"] > 1.5 * second.info["loss_before"]
     else:
         assert second.info["tried"] == [8.0] and "reason" not in second.info
+
+
+def test_restart_of_sampled_snapshots_starts_its_fresh_window_at_once():
+    # Sampled snapshots every 3 steps, windows of 3, sliding by 2 after a jump: attempts at
+    # steps 7 (a jump, the weights 24 drifts short of the minimum) and 13 (the weights put 70
+    # drifts short: a restart). The fresh window's first snapshot is the next step's, as after
+    # a rejection with fresh windows, so the next attempt is at 14 + 2 x 3 = 20 (not 22). The
+    # weights have not moved since: nothing to extrapolate, a rejection that tries nothing.
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    accel = DMDAccelerator(
+        model,
+        optimizer,
+        stride=3,
+        window=3,
+        every=2,
+        apply="spread",
+        horizon=9.0,
+        max_backtracks=0,
+        restart=1.5,
+    )
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    start = model.weight.detach().clone()
+    target = start + 30 * drift
+
+    def loss_fn():
+        return torch.sum((model.weight - target) ** 2)
+
+    events = {}
+    for step in range(1, 23):
+        ahead = step - 1 if step <= 7 else -40
+        with torch.no_grad():
+            model.weight.copy_(start + ahead * drift)
+        event = accel.step(loss_fn)
+        if event is not None:
+            events[step] = (event.kind, event.info.get("reason"), event.info["tried"])
+    assert events == {
+        7: ("jump_accepted", None, [9.0]),
+        13: ("restart", "restart", []),
+        20: ("jump_rejected", "no layer moved over the window", []),
+    }
 
 
 def test_backtracking_keeps_the_first_horizon_that_lowers_the_loss():
