@@ -403,6 +403,8 @@ class DMDAccelerator:
         # mean over a stride of 1 is the sample).
         averaged = self.snapshots == "mean" and self.stride > 1
         self.sums = [torch.zeros_like(b[0]) for b in self.buffers] if averaged else []
+        # The sums as views shaped like the parameters: one fused add a step on a GPU.
+        self._sum_views = self._param_views(self.sums) if averaged else ([], [])
         self._summed = 0
         self.flops = 0
         self.diagnostics: list[dict] = []
@@ -421,6 +423,7 @@ class DMDAccelerator:
         # apply="spread": per-step increments of the last accepted jump (one per group; None
         # for a group it did not move) and the steps they are still to be added.
         self._push: list[torch.Tensor | None] = [None] * len(self.groups)
+        self._push_views: tuple[list, list] = ([], [])
         self._push_left = 0
 
     # ------------------------------------------------------------------ protocol
@@ -484,6 +487,7 @@ class DMDAccelerator:
             None if d is None else d.clone().to(b.device)
             for d, b in zip(push, self.buffers, strict=True)
         ]
+        self._push_views = self._param_views(self._push)
         self._push_left = int(state.get("push_left", 0))
         self.flops = int(state["flops"])
         self.diagnostics = [dict(d) for d in state["diagnostics"]]
@@ -491,29 +495,43 @@ class DMDAccelerator:
     # ------------------------------------------------------------------ internals
     @staticmethod
     @torch.no_grad()
-    def _flat(params: list[nn.Parameter], out: torch.Tensor, add: bool = False):
-        """Write (or add) the parameters into the flat vector ``out``."""
+    def _flat(params: list[nn.Parameter], out: torch.Tensor):
+        """Write the parameters into the flat vector ``out``."""
         offset = 0
         for p in params:
-            view = out[offset : offset + p.numel()]
-            (view.add_ if add else view.copy_)(p.reshape(-1))
+            out[offset : offset + p.numel()].copy_(p.reshape(-1))
             offset += p.numel()
+
+    def _param_views(self, flats: list[torch.Tensor | None]) -> tuple[list, list]:
+        """The parameters of the groups whose flat vector in ``flats`` is not None, and views
+        of those vectors shaped like them (for one ``torch._foreach_add_`` over all)."""
+        params_out, views = [], []
+        for (_, params), flat in zip(self.groups, flats, strict=True):
+            if flat is None:
+                continue
+            offset = 0
+            for p in params:
+                params_out.append(p)
+                views.append(flat[offset : offset + p.numel()].view_as(p))
+                offset += p.numel()
+        return params_out, views
 
     @torch.no_grad()
     def _spread(self):
         """Add one step's part of a spread jump to the weights."""
-        for (_, params), push in zip(self.groups, self._push, strict=True):
-            if push is not None:
-                self._write(params, push, add=True)
-                self.flops += push.numel()
+        params, views = self._push_views
+        torch._foreach_add_(params, views)
+        self.flops += sum(v.numel() for v in views)
         self._push_left -= 1
         if not self._push_left:
             self._push = [None] * len(self.groups)
+            self._push_views = ([], [])
 
+    @torch.no_grad()
     def _accumulate(self):
-        for (_, params), total in zip(self.groups, self.sums, strict=True):
-            self._flat(params, total, add=True)
-            self.flops += total.numel()
+        params, views = self._sum_views
+        torch._foreach_add_(views, params)
+        self.flops += sum(v.numel() for v in views)
         self._summed += 1
 
     @torch.no_grad()
@@ -752,6 +770,7 @@ class DMDAccelerator:
             self._write(params, current)
             self.flops += 2 * current.numel()
         self._push = [pushes.get(id(params[0])) for _, params in self.groups]
+        self._push_views = self._param_views(self._push)
         self._push_left = steps
 
     def _reject_unusable(self, reason: str, loss_before: float, spent_before: int) -> Event:
