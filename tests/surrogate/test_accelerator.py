@@ -533,13 +533,14 @@ def test_layer_dmd_predicts_gradient_descent_on_a_quadratic_exactly():
     assert layer.extrapolate_flops == 3 * 5 * 4 + 2 * 4 * 5 + 4 * 4
 
 
-def quadratic_descent(stride: int, steps: int, seed: int = 1):
+def quadratic_descent(stride: int, steps: int, seed: int = 1, device: str = "cpu"):
     """Gradient descent on 0.5 w'Hw - c'w (4 x 4 H) with a mean-snapshot accelerator."""
     g = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
     h = q @ torch.diag(torch.tensor([1.0, 0.5, 0.2, 0.05], dtype=torch.float64)) @ q.T
     c = torch.randn(4, generator=g, dtype=torch.float64)
-    model = nn.Linear(4, 1, bias=False).double()
+    h, c = h.to(device), c.to(device)
+    model = nn.Linear(4, 1, bias=False).double().to(device)
     with torch.no_grad():
         model.weight.zero_()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -605,13 +606,15 @@ def test_unstable_eigenvalues_are_not_extrapolated():
         assert model.weight[0, 0].item() == pytest.approx(want, rel=1e-6)
 
 
-def geometric_jump(apply: str, stride: int, steps_after: int, every: int | None = None):
+def geometric_jump(
+    apply: str, stride: int, steps_after: int, every: int | None = None, device: str = "cpu"
+):
     """A layer whose sampled snapshots grow geometrically, x_k = 1.1^k x_0 (exactly), window
     3, one 5-step jump (clipped to a linear continuation), accepted; later attempts rejected.
     The optimizer (SGD, lr 0) never moves the weights. Returns the weights after the jump and
     after each of ``steps_after`` further steps, the accelerator's FLOPs at those steps and the
     steps of the later attempts."""
-    model = nn.Linear(2, 1, bias=False).double()
+    model = nn.Linear(2, 1, bias=False).double().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     accel = DMDAccelerator(
         model,
@@ -630,7 +633,7 @@ def geometric_jump(apply: str, stride: int, steps_after: int, every: int | None 
         # The first attempt: 1 before, 0 after (accepted); every later check is higher.
         return torch.tensor(1.0 if len(calls) == 1 else 0.0 if len(calls) == 2 else len(calls))
 
-    start = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    start = torch.tensor([[1.0, 2.0]], dtype=torch.float64, device=device)
     for k in range(2 * stride + 1):
         with torch.no_grad():
             model.weight.copy_(start * 1.1 ** (k // stride))
@@ -753,3 +756,21 @@ def test_accelerator_on_cuda_keeps_buffers_on_the_device():
     assert all(b.device.type == "cuda" for b in accel.buffers)
     assert kinds.count(None) == 8
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mean_snapshots_and_spread_jumps_on_cuda_follow_the_cpu():
+    # The per-step adds (a mean snapshot's sums, a spread jump's parts) are fused over all
+    # parameters; on the GPU they give the CPU's float64 trajectories.
+    path, events, accel, minimiser = quadratic_descent(3, 18, device="cuda")
+    cpu_path, _, _, _ = quadratic_descent(3, 18)
+    for gpu, cpu in zip(path, cpu_path, strict=True):
+        torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-12, atol=1e-12)
+    assert events[-1].kind == "jump_accepted" and accel.sums[0].device.type == "cuda"
+    weight = next(accel.model.parameters())[0].detach().cpu()
+    torch.testing.assert_close(weight, minimiser.cpu(), rtol=1e-8, atol=1e-8)
+    spread, _, attempts = geometric_jump("spread", 2, 5, every=2, device="cuda")
+    cpu_spread, _, cpu_attempts = geometric_jump("spread", 2, 5, every=2)
+    assert attempts == cpu_attempts
+    for gpu, cpu in zip(spread, cpu_spread, strict=True):
+        torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-12, atol=0)
