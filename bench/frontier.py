@@ -20,7 +20,16 @@ import argparse
 import json
 from pathlib import Path
 
-from training import _run, cost_to, final_val, jump_counts, machine, spread, thin
+from training import (
+    _run,
+    cost_to,
+    final_val,
+    jump_counts,
+    machine,
+    spread,
+    thin,
+    write_result,
+)
 
 from surrogate.methods import scaled_windows
 from surrogate.parallel import run_jobs
@@ -252,11 +261,9 @@ def main(argv=None):
             for b, by_seed in by_budget.items()
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    write_result(args.out, result)
     print(markdown(summary))
-    print(f"wrote {out}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,15 @@ def _run(job: tuple) -> tuple[str, int, list[dict]]:
     return name, seed, records, history["test_rel_l2"]
 
 
+def write_result(path: str | Path, result: dict) -> None:
+    """Write a benchmark's JSON without indentation: its curves are most of it, and the
+    tracked tree (bench/results included) plus the dataset must fit the 64 MiB that travel
+    to a GPU machine (bench/gpu.sh)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, separators=(",", ":")))
+
+
 def final_val(records: list[dict]) -> float:
     """The last validation loss a run recorded (the last step may fall between evaluations)."""
     return next(r["val_loss"] for r in reversed(records) if r["val_loss"] is not None)
@@ -317,9 +326,7 @@ def main(argv=None):
             for m, by_seed in runs.items()
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    write_result(args.out, result)
     print(markdown(summary, all_seed_methods))
     print("\nagainst the tuned baseline (adam = adam_tuned, dmd = dmd_tuned):")
     print(markdown(tuned_summary, ["adam", "dmd"]))
@@ -331,7 +338,7 @@ def main(argv=None):
             f"FLOPs; {100 * np.mean(replaced) if replaced else float('nan'):.1f}% of the "
             "backprop it replaces (to Adam's final val loss)"
         )
-    print(f"wrote {out}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
