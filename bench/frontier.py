@@ -13,7 +13,8 @@ lowest over all of that method's runs of the seed: the FLOPs of the first record
 (the lower envelope of the curves, so a method may stop any run early). Levels: the final
 validation loss of every run of every method. Speed-up = Adam's envelope FLOPs / the DMD
 method's, all overheads counted (surrogate/flops.py). Each run is a separate process with one
-torch thread; two run at a time.
+torch thread; two run at a time. ``--merge`` trains nothing and takes the envelopes over the
+runs of several earlier outputs (another learning rate, say: a baseline tuned per length).
 """
 
 import argparse
@@ -93,6 +94,29 @@ def reused_adam(
             curves.setdefault(b, {})[s] = earlier["curves"][label][str(s)]
             finals.setdefault(label, {})[str(s)] = earlier["final"][label][str(s)]
     return curves, finals
+
+
+def merged_runs(paths: list[str]) -> tuple[dict, list[int]]:
+    """Every run of earlier outputs of this bench (other optimizer settings, say) by method
+    and by ``"{length}@{file stem}"``, so that each method's envelope spans all of them, and
+    the seeds. ValueError if they were run on other datasets or seeds, or lack Adam."""
+    runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
+    datasets, seeds = set(), None
+    for path in paths:
+        earlier = json.loads(Path(path).read_text())
+        datasets.add(earlier["dataset"])
+        if seeds is not None and sorted(earlier["seeds"]) != seeds:
+            raise ValueError(f"{path} has seeds {earlier['seeds']}, the files before it {seeds}")
+        seeds = sorted(earlier["seeds"])
+        for label, by_seed in earlier["curves"].items():
+            method, budget = label.rsplit("_T", 1)
+            key = f"{budget}@{Path(path).stem}"
+            runs.setdefault(method, {})[key] = {int(s): c for s, c in by_seed.items()}
+    if len(datasets) > 1:
+        raise ValueError(f"the files were run on different datasets: {sorted(datasets)}")
+    if "adam" not in runs:
+        raise ValueError("none of the files has Adam's runs")
+    return runs, seeds
 
 
 def levels(runs: dict, seed: int) -> dict[str, float]:
@@ -176,9 +200,33 @@ def main(argv=None):
         help="take Adam's curves from an earlier output of this bench (same spec but for the "
         "settings Adam does not use, and every budget and seed) instead of training them again",
     )
+    parser.add_argument(
+        "--merge",
+        metavar="JSON",
+        nargs="+",
+        help="train nothing: the frontier over every run of these earlier outputs (each "
+        "method's envelope over all its runs in them, e.g. at two learning rates); written "
+        "only with --out",
+    )
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", default="bench/results/frontier.json")
+    parser.add_argument("--out", help="default bench/results/frontier.json (none with --merge)")
     args = parser.parse_args(argv)
+    if args.merge:
+        try:
+            runs, seeds = merged_runs(args.merge)
+        except (OSError, json.JSONDecodeError, KeyError, ValueError) as err:
+            parser.error(f"--merge: {err}")
+        table = frontier_table(runs, seeds)
+        summary = summarise(table)
+        print(markdown(summary))
+        if args.out:
+            write_result(
+                args.out,
+                {"merged": args.merge, "seeds": seeds, "summary": summary, "per_seed": table},
+            )
+            print(f"wrote {args.out}")
+        return
+    args.out = args.out or "bench/results/frontier.json"
 
     try:
         spec = resolve_spec(json.loads(args.spec) | {"threads": 1})

@@ -177,3 +177,30 @@ def test_bench_refuses_a_constant_schedule(tmp_path):
     done = run(tmp_path, "--spec", spec, "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
     assert "the spec's schedule is 'constant'" in done.stderr
+
+
+def test_merge_spans_the_runs_of_every_file(frontier, tmp_path, capsys):
+    # Two earlier outputs (say, two learning rates): each method's envelope takes the
+    # cheapest of all its runs. Adam's 3-step loss (0.45) costs Adam 30 FLOPs (file b's
+    # run); the DMD method reaches it at step 2 of file b's run (10 FLOPs), not at step 4 of
+    # file a's (20): 3x. Adam's 6-step loss (0.2): only file a's runs get there, 60 / 30. The
+    # DMD run of file b ends at 0.25, which Adam reaches at its 6th step: 60 / 15.
+    def output(name, curves, seeds=(0,)):
+        path = tmp_path / f"{name}.json"
+        by_seed = {label: {str(s): c for s in seeds} for label, c in curves.items()}
+        path.write_text(json.dumps({"dataset": "d.npz", "seeds": list(seeds), "curves": by_seed}))
+        return str(path)
+
+    six = [1.0, 0.8, 0.6, 0.4, 0.3, 0.2]
+    a = output("a", {"adam_T6": curve(six), "dmd_T6": curve(six, 5.0)})
+    b = output("b", {"adam_T3": curve([1.0, 0.5, 0.45]), "dmd_T3": curve([1.0, 0.3, 0.25], 5.0)})
+    out = tmp_path / "merged.json"
+    frontier.main(["--merge", a, b, "--out", str(out)])
+    result = json.loads(out.read_text())
+    speedups = {name: rows["0"]["speedup"]["dmd"] for name, rows in result["per_seed"].items()}
+    assert speedups == {"adam_T6@a": 2.0, "dmd_T6@a": 2.0, "adam_T3@b": 3.0, "dmd_T3@b": 4.0}
+    assert result["merged"] == [a, b] and "adam_T3@b" in capsys.readouterr().out
+    other_seeds = output("c", {"adam_T6": curve(six)}, seeds=(0, 1))
+    with pytest.raises(SystemExit):
+        frontier.main(["--merge", a, other_seeds])
+    assert "c.json has seeds [0, 1], the files before it [0]" in capsys.readouterr().err
