@@ -557,12 +557,11 @@ class DMDAccelerator:
         return flat
 
     @torch.no_grad()
-    def _write(self, params: list[nn.Parameter], flat: torch.Tensor, add: bool = False):
-        """Write (or add) the flat vector ``flat`` into the parameters, in place."""
+    def _write(self, params: list[nn.Parameter], flat: torch.Tensor):
+        """Write the flat vector ``flat`` into the parameters, in place."""
         offset = 0
         for p in params:
-            view = flat[offset : offset + p.numel()].view_as(p)
-            (p.add_ if add else p.copy_)(view)
+            p.copy_(flat[offset : offset + p.numel()].view_as(p))
             offset += p.numel()
 
     def _preconditioner(self, params: list[nn.Parameter]) -> torch.Tensor | None:
