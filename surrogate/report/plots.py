@@ -27,20 +27,20 @@ def _event_marker(event: str, colour) -> dict:
     """Scatter style of one event: filled triangle, cross, or hollow circle."""
     marker = EVENT_STYLES[event]["marker"]
     if marker == "x":
-        return {"marker": "x", "s": 30, "color": colour, "linewidths": 1.2}
+        return {"marker": "x", "s": 18, "color": colour, "linewidths": 1.0}
     if EVENT_STYLES[event]["filled"]:
         return {
             "marker": marker,
-            "s": 30,
+            "s": 18,
             "color": colour,
             "edgecolors": "black",
-            "linewidths": 0.6,
+            "linewidths": 0.5,
         }
     return {
         "marker": marker,
-        "s": 30,
+        "s": 24,
         "facecolors": "none",
-        "edgecolors": colour,
+        "edgecolors": "black",
         "linewidths": 1.0,
     }
 
@@ -59,17 +59,20 @@ def plot_loss_curves(
 ) -> None:
     """Validation and training loss against cumulative FLOPs or wall-clock, every method and seed.
 
-    One colour per method, one thin line per seed; DMD events from the history's `event` marked
-    on the curve; the grey dotted line is the baseline's final loss (mean over seeds).
+    One colour per method, one thin line per seed; the events of the history's `event` column
+    marked on the curve of each method's first seed (with some 60 jumps a run, markers on every
+    seed would hide the lines); the grey dotted line is the baseline's final loss (mean over
+    seeds).
     """
     if x not in X_LABELS:
         raise ValueError(f"x must be one of {list(X_LABELS)}, got {x!r}")
     methods = list(dict.fromkeys(method for method, _ in curves))
     colours = _method_colours(methods)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True, layout="constrained")
+    first_seed = {m: min(seed for method, seed in curves if method == m) for m in methods}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), sharex=True, layout="constrained")
     seen_events = set()
     for ax, loss in zip(axes, LOSS_TITLES, strict=True):
-        for (method, _seed), run in curves.items():
+        for (method, seed), run in curves.items():
             colour = colours[method]
             # Records without this loss (train.eval_every > 1 for the validation loss) are
             # left out of the line, and events are marked on it by linear interpolation.
@@ -78,6 +81,8 @@ def plot_loss_curves(
                 continue
             xs, ys = run[x][known], run[loss][known]
             ax.plot(xs, ys, color=colour, lw=0.9, alpha=0.75)
+            if seed != first_seed[method]:
+                continue
             for event in EVENT_STYLES:
                 at = run["event"] == event
                 if not at.any():
@@ -112,14 +117,17 @@ def plot_loss_curves(
                     [],
                     ls="",
                     marker=style["marker"],
-                    color="0.3",
+                    color="0.3" if style["filled"] else "black",
                     markerfacecolor="0.3" if style["filled"] else "none",
                     label=style["label"],
                 )
             )
     n_seeds = len({seed for _, seed in curves})
-    fig.legend(handles=handles, loc="outside right upper", fontsize=9, frameon=False)
-    fig.suptitle(f"Loss against {X_LABELS[x].split(' (')[0]} ({n_seeds} seeds, one line each)")
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9, frameon=False)
+    fig.suptitle(
+        f"Loss against {X_LABELS[x].split(' (')[0]} ({n_seeds} seeds, one line each;"
+        " events marked on each method's first seed)"
+    )
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
 

@@ -59,3 +59,28 @@ def test_loss_curves_join_sparse_validation_records_and_mark_events_on_them(tmp_
     np.testing.assert_allclose(mark, [70.0, 0.2 + 0.4 * (0.1 - 0.2)])
     # The baseline's final loss is its last recorded validation loss.
     np.testing.assert_allclose(val_ax.lines[1].get_ydata(), [0.05, 0.05])
+
+
+def test_loss_curves_mark_the_events_of_each_methods_first_seed_only(tmp_path, monkeypatch):
+    steps = np.arange(1, 11)
+
+    def run(event_steps):
+        events = np.array(["jump_accepted" if s in event_steps else "" for s in steps], object)
+        loss = 1.0 / steps
+        return {
+            "step": steps,
+            "flops": 10.0 * steps,
+            "wall_s": 0.1 * steps,
+            "val_loss": loss,
+            "train_loss": loss,
+            "event": events,
+        }
+
+    figures = []
+    monkeypatch.setattr(plots.plt, "close", figures.append)
+    curves = {("dmd", 2): run({4}), ("dmd", 1): run({3, 6}), ("adam", 5): run({8})}
+    plots.plot_loss_curves(curves, "flops", tmp_path / "f.png", baseline="adam")
+    val_ax = figures[0].axes[0]
+    marked = sorted(tuple(point) for c in val_ax.collections for point in c.get_offsets())
+    # dmd's seed 1 (its first) and adam's only seed; not dmd's seed 2 (step 4).
+    np.testing.assert_allclose(marked, [[30.0, 1 / 3], [60.0, 1 / 6], [80.0, 1 / 8]])
