@@ -66,8 +66,8 @@ def test_report_stage_end_to_end(tmp_path):
     # Matplotlib figures at dpi 50: (height, width) = figsize in inches x 50; the diagnostics
     # figures are 3 layers wide (3.4 in and 3.0 in per layer plus the colour bar).
     expected = {
-        "loss_vs_flops.png": (4.2 * 50, 11 * 50),
-        "loss_vs_wall.png": (4.2 * 50, 11 * 50),
+        "loss_vs_flops.png": (5.0 * 50, 11 * 50),
+        "loss_vs_wall.png": (5.0 * 50, 11 * 50),
         "pod_spectra_dmd.png": (3.4 * 50, (3 * 3.4 + 1.2) * 50),
         "dmd_eigs_dmd.png": (6.4 * 50, (3 * 3.0 + 1.4) * 50),
     }
