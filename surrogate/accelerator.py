@@ -51,7 +51,8 @@ dynamic mode decomposition" (arXiv:2006.14371), with the safeguards their naive 
    faster: a momentum along the directions the DMD models, checked at every attempt. With
    ``restart``, an attempt whose checked loss rose by more than that factor since the attempt
    that made the last accepted jump stops that momentum (no jump, a fresh window), as
-   accelerated gradient methods restart theirs (O'Donoghue & Candes 2015).
+   accelerated gradient methods restart theirs (O'Donoghue & Candes 2015); with
+   ``patience``, so does a run of that many attempts without a new lowest checked loss.
 6. Optimizer state after an accepted jump (``moments``): ``keep``; ``reset`` (cleared, as
    freshly constructed); ``zero_first`` (first moment / momentum zeroed, second moment kept);
    ``rescale`` (first moment times sqrt(L_after / L_before), second moment times the ratio,
@@ -261,6 +262,11 @@ class DMDAccelerator:
             accelerated gradient methods restart their momentum when the objective rises
             (O'Donoghue and Candes, 2015). The event's kind is ``"restart"`` (``info`` as
             for a rejection, ``reason="restart"``), at the cost of that one check. None: never.
+        patience: also restart (``reason="patience"``) at an attempt that follows an accepted
+            jump when this many attempts in a row (>= 1; the restarts of ``restart`` not
+            counted) have not checked a loss below the lowest one since the start or the last
+            such restart: momentum that no longer makes progress, though no single check rose
+            by ``restart``. None: never.
         rank_policy, rank: POD and DMD truncation, see `surrogate.pod.select_rank`.
         dmd: ``"exact"`` or ``"tls"`` (noise-robust).
         horizon: training steps to extrapolate (> 0), or ``"inf"`` for the fixed point.
@@ -314,6 +320,7 @@ class DMDAccelerator:
         every: int | None = None,
         retry: int | None = None,
         restart: float | None = None,
+        patience: int | None = None,
         rank_policy: str = "energy",
         rank: float = 0.99999,
         dmd: str = "exact",
@@ -349,6 +356,7 @@ class DMDAccelerator:
         ):
             raise ValueError(f"restart must be a number >= 1 or None, got {restart!r}")
         self.restart = None if restart is None else float(restart)
+        self.patience = None if patience is None else check_int("patience", patience, 1)
         check_rank_policy(rank_policy, rank)
         self.rank_policy, self.rank = rank_policy, rank
         self.dmd = _check_choice("dmd", dmd, DMD_METHODS)
@@ -420,6 +428,10 @@ class DMDAccelerator:
         # the restart rule.
         self._last_check: float | None = None
         self._last_accepted = False
+        # The patience rule: the lowest loss checked since the start or its last restart, and
+        # the attempts since that have not gone below it.
+        self._lowest = math.inf
+        self._no_low = 0
         # apply="spread": per-step increments of the last accepted jump (one per group; None
         # for a group it did not move) and the steps they are still to be added.
         self._push: list[torch.Tensor | None] = [None] * len(self.groups)
@@ -453,6 +465,8 @@ class DMDAccelerator:
             "warm": self._warm,
             "last_check": self._last_check,
             "last_accepted": self._last_accepted,
+            "lowest": self._lowest,
+            "no_low": self._no_low,
             "push": [None if d is None else d.clone() for d in self._push],
             "push_left": self._push_left,
             "flops": self.flops,
@@ -480,6 +494,8 @@ class DMDAccelerator:
         self._warm = int(state.get("warm", 0))
         self._last_check = state.get("last_check")
         self._last_accepted = bool(state.get("last_accepted", False))
+        self._lowest = float(state.get("lowest", math.inf))
+        self._no_low = int(state.get("no_low", 0))
         push = state.get("push", [None] * len(self.groups))
         if len(push) != len(self.groups):
             raise ValueError("accelerator state does not match this model")
@@ -599,6 +615,14 @@ class DMDAccelerator:
             and loss_before > previous * self.restart
         ):
             return self._restart(loss_before, spent_before)
+        if self.patience is not None and math.isfinite(loss_before):
+            if loss_before < self._lowest:
+                self._lowest, self._no_low = loss_before, 0
+            else:
+                self._no_low += 1
+                if self._no_low >= self.patience and after_jump:
+                    self._lowest, self._no_low = loss_before, 0
+                    return self._restart(loss_before, spent_before, "patience")
         order = [(self._head + i) % self.window for i in range(self.window)]
         models, layers = [], []
         for (name, params), buffer in zip(self.groups, self.buffers, strict=True):
@@ -778,12 +802,12 @@ class DMDAccelerator:
         self._schedule_next_snapshot()
         return self._no_jump(reason, loss_before, spent_before)
 
-    def _restart(self, loss_before: float, spent_before: int) -> Event:
+    def _restart(self, loss_before: float, spent_before: int, reason: str = "restart") -> Event:
         """No jump, and the next attempt after a fresh window of ``window`` new snapshots (the
         last jump's spread ended with the step of this attempt)."""
         self._since, self._needed, self._warm = 0, self.window, 0
         self._schedule_next_snapshot()
-        return self._no_jump("restart", loss_before, spent_before, kind="restart")
+        return self._no_jump(reason, loss_before, spent_before, kind="restart")
 
     def _no_jump(
         self, reason: str, loss_before: float, spent_before: int, kind: str = "jump_rejected"

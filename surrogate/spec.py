@@ -36,6 +36,7 @@ DEFAULTS = {
         "every": 5,
         "retry": None,
         "restart": 1.5,
+        "patience": None,
         "rank_policy": "energy",
         "rank": 0.99999,
         "dmd": "exact",

@@ -399,6 +399,44 @@ def test_restart_drops_the_momentum_when_the_checked_loss_rose(restart):
         assert second.info["tried"] == [8.0] and "reason" not in second.info
 
 
+@pytest.mark.parametrize("patience", [None, 2, 3])
+def test_patience_restarts_momentum_that_stopped_setting_new_lows(patience):
+    # Fresh windows of 3 sampled snapshots, each drifting by d towards a minimum 20 drifts
+    # from its start: every jump is accepted, but every window starts at the same point, so
+    # the checked loss never goes below the first attempt's. patience=2 restarts at the third
+    # attempt (the second in a row without a new low) and, counting again from the loss
+    # checked there, at the fifth; patience=3 restarts at the fourth; None never.
+    model = nn.Linear(2, 1, bias=False).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    settings = {"window": 3, "horizon": 8.0, "max_backtracks": 0, "patience": patience}
+    accel = DMDAccelerator(model, optimizer, **settings)
+    drift = torch.tensor([[0.01, -0.02]], dtype=torch.float64)
+    start = model.weight.detach().clone()
+    target = start + 20 * drift
+
+    def loss_fn():
+        return torch.sum((model.weight - target) ** 2)
+
+    kinds = []
+    for attempt in range(6):
+        if attempt == 2:  # the rule's memory survives a resume
+            resumed = DMDAccelerator(model, optimizer, **settings)
+            resumed.load_state_dict(accel.state_dict())
+            accel = resumed
+        for k in range(3):
+            with torch.no_grad():
+                model.weight.copy_(start + k * drift)
+            event = accel.step(loss_fn)
+        kinds.append((event.kind, event.info.get("reason")))
+    jump, restart = ("jump_accepted", None), ("restart", "patience")
+    expected = {
+        None: [jump] * 6,
+        2: [jump, jump, restart, jump, restart, jump],
+        3: [jump, jump, jump, restart, jump, jump],
+    }
+    assert kinds == expected[patience]
+
+
 def test_restart_of_sampled_snapshots_starts_its_fresh_window_at_once():
     # Sampled snapshots every 3 steps, windows of 3, sliding by 2 after a jump: attempts at
     # steps 7 (a jump, the weights 24 drifts short of the minimum) and 13 (the weights put 70
@@ -715,6 +753,8 @@ def test_sliding_every_attempts_after_that_many_snapshots_and_spreads_up_to_it(s
         ({"max_climb": 0}, "max_climb must be an integer >= 1, got 0"),
         ({"restart": 0.9}, "restart must be a number >= 1 or None, got 0.9"),
         ({"restart": "often"}, "restart must be a number >= 1 or None, got 'often'"),
+        ({"patience": 0}, "patience must be an integer >= 1, got 0"),
+        ({"patience": True}, "patience must be an integer >= 1, got True"),
         ({"max_climb": 1.5}, "max_climb must be an integer >= 1, got 1.5"),
         ({"backtrack": 1.5}, "backtrack must be in \\(0, 1\\), got 1.5"),
         ({"stride": 0}, "stride must be an integer >= 1, got 0"),
