@@ -36,34 +36,39 @@ lint: $(STAMP)
 # The solver benchmark, then the training ones on the default dataset (made if missing): the
 # network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
 # the full-batch field network.
-FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset", "apply": "at_once", "every": null, "max_climb": null, "restart": null}}
-# The defaults before sliding windows with a limited climb and restarts (fresh windows of 10,
-# checks on 16384 pairs; bench/training.py's FRESH_WINDOWS), and the accelerator before spread
-# jumps (apply: at_once, windows of 15), which the benchmarks measured before then pin so that
-# they repeat their runs.
-FRESH := {"check_points": 16384, "dmd": {"every": null, "max_climb": null, "restart": null}}
-AT_ONCE := {"check_points": 16384, "dmd": {"apply": "at_once", "window": 15, "every": null, "max_climb": null, "restart": null}}
+FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset", "apply": "at_once", "every": null, "max_climb": null, "restart": null, "patience": null}}
+# The defaults before 2026-11-24 (lr 3e-2 on 4096-point batches, the validation loss every 25
+# steps, no patience; bench/training.py's BATCH4096), on which every benchmark below the first
+# training.py was measured: they pin them so that they repeat their runs. On top of those, the
+# defaults before sliding windows with a limited climb and restarts (fresh windows of 10, checks
+# on 16384 pairs; FRESH_WINDOWS) and the accelerator before spread jumps (apply: at_once,
+# windows of 15).
+B4096 := "optimizer": {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"}, "eval_every": 25
+OLD := {$(B4096), "dmd": {"patience": null}}
+FRESH := {$(B4096), "check_points": 16384, "dmd": {"every": null, "max_climb": null, "restart": null, "patience": null}}
+AT_ONCE := {$(B4096), "check_points": 16384, "dmd": {"apply": "at_once", "window": 15, "every": null, "max_climb": null, "restart": null, "patience": null}}
 # (reference_steps 0: these were measured before stride and horizon grew with longer runs.)
 MOMENT_VARIANTS := {"dmd": {"moments": "rescale", "reference_steps": 0}, "dmd_keep": {"moments": "keep", "reference_steps": 0}, "dmd_zero_first": {"moments": "zero_first", "reference_steps": 0}}
 bench: $(STAMP)
 	$(PY) bench/solver.py
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
 	$(PY) bench/networks.py
-	$(PY) bench/training.py --moments --steps 6500
+	$(PY) bench/training.py --moments
+	$(PY) bench/training.py --moments --steps 6500 --spec '$(OLD)' --out bench/results/training_batch4096.json
 	$(PY) bench/frontier.py --out bench/results/frontier_spread.json \
-		--spec '{"check_points": 16384, "dmd": {"window": 15, "every": null, "max_climb": null, "restart": null}}' \
+		--spec '{$(B4096), "check_points": 16384, "dmd": {"window": 15, "every": null, "max_climb": null, "restart": null, "patience": null}}' \
 		--variants '{"dmd_spread": {"apply": "spread"}, "dmd_spread_keep": {"apply": "spread", "moments": "keep"}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_every.json --spec '$(FRESH)' --variants '{"dmd_every5": {"every": 5}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_sliding.json --adam-from bench/results/frontier_every.json
-	$(PY) bench/frontier.py --out bench/results/frontier_restart1.3.json --adam-from bench/results/frontier_every.json \
+	$(PY) bench/frontier.py --out bench/results/frontier_sliding.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json
+	$(PY) bench/frontier.py --out bench/results/frontier_restart1.3.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json \
 		--variants '{"dmd_restart1.3": {"restart": 1.3}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_restart2.0.json --adam-from bench/results/frontier_every.json \
+	$(PY) bench/frontier.py --out bench/results/frontier_restart2.0.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json \
 		--variants '{"dmd_restart2.0": {"restart": 2.0}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_every_checks8192.json \
-		--spec '{"check_points": 8192, "dmd": {"every": null, "max_climb": null, "restart": null}}' \
+		--spec '{$(B4096), "check_points": 8192, "dmd": {"every": null, "max_climb": null, "restart": null, "patience": null}}' \
 		--variants '{"dmd_every5": {"every": 5}}'
 	$(PY) bench/training.py --moments --steps 6500 --out bench/results/training_every.json \
-		--spec '{"check_points": 8192, "dmd": {"every": 5, "max_climb": null, "restart": null}}'
+		--spec '{$(B4096), "check_points": 8192, "dmd": {"every": 5, "max_climb": null, "restart": null, "patience": null}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_spread_w10.json --spec '$(FRESH)' \
 		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
 	$(PY) bench/frontier.py --budgets 13000 26000 52000 --out bench/results/frontier_long.json --spec '$(FRESH)' \

@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 
 import torch
+from training import BATCH4096, merge
 
 from surrogate.data import load_dataset
 from surrogate.methods import adam_optimizer, build_method
@@ -37,14 +38,23 @@ from surrogate.spec import resolve_spec
 OFFSETS = (0, 50, 100, 300, 600)
 # The default network at a constant learning rate (the forks have no schedule to follow), and
 # jumps written when accepted, in fresh windows of 15 (the defaults before spread jumps) checked
-# on 16384 pairs.
-SPEC = {
-    "device": "cpu",
-    "threads": 1,
-    "check_points": 16384,
-    "optimizer": {"lr": 0.001, "schedule": "constant"},
-    "dmd": {"window": 15, "apply": "at_once", "every": None, "max_climb": None, "restart": None},
-}
+# on 16384 pairs, on the 4096-point batches of that time (training.BATCH4096).
+SPEC = merge(
+    BATCH4096,
+    {
+        "device": "cpu",
+        "threads": 1,
+        "check_points": 16384,
+        "optimizer": {"lr": 0.001, "schedule": "constant"},
+        "dmd": {
+            "window": 15,
+            "apply": "at_once",
+            "every": None,
+            "max_climb": None,
+            "restart": None,
+        },
+    },
+)
 
 
 def reach(curve: list[tuple[int, float]], target: float) -> int | None:

@@ -20,20 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from training import merge
 
 from surrogate.data import load_dataset
 from surrogate.parallel import run_jobs
 from surrogate.problems import make_problem
 from surrogate.spec import resolve_spec
 from surrogate.train import run_training
-
-
-def merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return out
-
 
 # The budget: --steps full-batch steps of this field network.
 FIELD = {
