@@ -8,14 +8,14 @@
 # 1. the CUDA tests (they skip on a machine without a GPU, so here they must pass, not skip);
 # 2. bench/training.py with every run on the GPU, one at a time, 3 seeds ->
 #    out_dir/training_cuda.json (wall-clock speed-ups on the GPU; FLOPs as on the CPU).
-# STEPS (default 26000, the default run's) and SEEDS (default "0 1 2") shorten it to fit a
-# time limit.
+# STEPS (default: the train spec's steps, those of the default run) and SEEDS (default
+# "0 1 2") shorten it to fit a time limit.
 set -euo pipefail
 dataset=${1:-results/plume/dataset.npz}
 out=${2:-bench/results}
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
 python3 -m pytest -q -p no:cacheprovider -rs tests/surrogate -k cuda
 mkdir -p "$out"
-# shellcheck disable=SC2086  # SEEDS is a list
-python3 bench/training.py --device cuda --jobs 1 --moments --steps "${STEPS:-26000}" \
+# shellcheck disable=SC2086  # SEEDS is a list; STEPS, when set, is one number
+python3 bench/training.py --device cuda --jobs 1 --moments ${STEPS:+--steps $STEPS} \
     --seeds ${SEEDS:-0 1 2} --dataset "$dataset" --out "$out/training_cuda.json"
