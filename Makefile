@@ -37,16 +37,15 @@ lint: $(STAMP)
 # network choice, DMD on the default (pointwise) network (and its settings, one at a time) and on
 # the full-batch field network.
 FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimizer": {"lr": 0.001, "batch_size": 0, "schedule": "constant"}, "eval_every": 1, "dmd": {"stride": 1, "window": 20, "moments": "reset", "apply": "at_once", "every": null, "max_climb": null, "restart": null, "patience": null}}
-# The defaults before 2026-11-24 (lr 3e-2 on 4096-point batches, the validation loss every 25
-# steps, no patience; bench/training.py's BATCH4096), on which every benchmark below the first
-# training.py was measured: they pin them so that they repeat their runs. On top of those, the
-# defaults before sliding windows with a limited climb and restarts (fresh windows of 10, checks
-# on 16384 pairs; FRESH_WINDOWS) and the accelerator before spread jumps (apply: at_once,
-# windows of 15).
-B4096 := "optimizer": {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"}, "eval_every": 25
-OLD := {$(B4096), "dmd": {"patience": null}}
-FRESH := {$(B4096), "check_points": 16384, "dmd": {"every": null, "max_climb": null, "restart": null, "patience": null}}
-AT_ONCE := {$(B4096), "check_points": 16384, "dmd": {"apply": "at_once", "window": 15, "every": null, "max_climb": null, "restart": null, "patience": null}}
+# The defaults before 2026-11-24 (lr 3e-2 on 4096-point batches for 6500 steps, the validation
+# loss every 25 steps, no patience), on which every benchmark below the first training.py was
+# measured, are pinned with `--base batch4096` (bench/training.py's BATCH4096) so that they
+# repeat their runs; `--base fresh_windows` adds the defaults before sliding windows with a
+# limited climb and restarts (fresh windows of 10, checks on 16384 pairs; FRESH_WINDOWS), and
+# AT_ONCE the accelerator before spread jumps (apply: at_once, windows of 15).
+OLD := --base batch4096
+FRESH := --base fresh_windows
+AT_ONCE := --base fresh_windows --spec '{"dmd": {"apply": "at_once", "window": 15}}'
 # (reference_steps 0: these were measured before stride and horizon grew with longer runs.)
 MOMENT_VARIANTS := {"dmd": {"moments": "rescale", "reference_steps": 0}, "dmd_keep": {"moments": "keep", "reference_steps": 0}, "dmd_zero_first": {"moments": "zero_first", "reference_steps": 0}}
 bench: $(STAMP)
@@ -54,41 +53,41 @@ bench: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments
-	$(PY) bench/training.py --moments --steps 6500 --spec '$(OLD)' --out bench/results/training_batch4096.json
+	$(PY) bench/training.py --moments $(OLD) --out bench/results/training_batch4096.json
 	$(PY) bench/frontier.py --out bench/results/frontier_spread.json \
-		--spec '{$(B4096), "check_points": 16384, "dmd": {"window": 15, "every": null, "max_climb": null, "restart": null, "patience": null}}' \
+		$(AT_ONCE) \
 		--variants '{"dmd_spread": {"apply": "spread"}, "dmd_spread_keep": {"apply": "spread", "moments": "keep"}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_every.json --spec '$(FRESH)' --variants '{"dmd_every5": {"every": 5}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_sliding.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json
-	$(PY) bench/frontier.py --out bench/results/frontier_restart1.3.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json \
+	$(PY) bench/frontier.py --out bench/results/frontier_every.json $(FRESH) --variants '{"dmd_every5": {"every": 5}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_sliding.json $(OLD) --adam-from bench/results/frontier_every.json
+	$(PY) bench/frontier.py --out bench/results/frontier_restart1.3.json $(OLD) --adam-from bench/results/frontier_every.json \
 		--variants '{"dmd_restart1.3": {"restart": 1.3}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_restart2.0.json --spec '$(OLD)' --adam-from bench/results/frontier_every.json \
+	$(PY) bench/frontier.py --out bench/results/frontier_restart2.0.json $(OLD) --adam-from bench/results/frontier_every.json \
 		--variants '{"dmd_restart2.0": {"restart": 2.0}}'
 	$(PY) bench/frontier.py --out bench/results/frontier_every_checks8192.json \
-		--spec '{$(B4096), "check_points": 8192, "dmd": {"every": null, "max_climb": null, "restart": null, "patience": null}}' \
+		$(FRESH) --spec '{"check_points": 8192}' \
 		--variants '{"dmd_every5": {"every": 5}}'
-	$(PY) bench/training.py --moments --steps 6500 --out bench/results/training_every.json \
-		--spec '{$(B4096), "check_points": 8192, "dmd": {"every": 5, "max_climb": null, "restart": null, "patience": null}}'
-	$(PY) bench/frontier.py --out bench/results/frontier_spread_w10.json --spec '$(FRESH)' \
+	$(PY) bench/training.py --moments --out bench/results/training_every.json \
+		$(FRESH) --spec '{"check_points": 8192, "dmd": {"every": 5}}'
+	$(PY) bench/frontier.py --out bench/results/frontier_spread_w10.json $(FRESH) \
 		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
-	$(PY) bench/frontier.py --budgets 13000 26000 52000 --out bench/results/frontier_long.json --spec '$(FRESH)' \
+	$(PY) bench/frontier.py --budgets 13000 26000 52000 --out bench/results/frontier_long.json $(FRESH) \
 		--variants '{"dmd_spread_w10": {"apply": "spread", "window": 10}}'
 	$(PY) bench/frontier.py --budgets 1625 2300 3250 4600 6500 --out bench/results/frontier_short_lengths.json \
-		--spec '$(AT_ONCE)' --variants '{"dmd": {}, "dmd_short10": {"by_budget": {"1625": {"window": 10}, "2300": {"window": 10}, "3250": {"window": 10}, "4600": {"window": 10}}}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --variants '$(MOMENT_VARIANTS)'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --budgets 13000 26000 --out bench/results/frontier_stride40.json \
+		$(AT_ONCE) --variants '{"dmd": {}, "dmd_short10": {"by_budget": {"1625": {"window": 10}, "2300": {"window": 10}, "3250": {"window": 10}, "4600": {"window": 10}}}}'
+	$(PY) bench/frontier.py $(AT_ONCE) --variants '$(MOMENT_VARIANTS)'
+	$(PY) bench/frontier.py $(AT_ONCE) --budgets 13000 26000 --out bench/results/frontier_stride40.json \
 		--variants '{"dmd_stride40": {"stride": 40, "horizon": 3200, "max_backtracks": 6, "reference_steps": 0}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --out bench/results/frontier_scaled.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --out bench/results/frontier_scaled.json \
 		--variants '{"dmd": {}, "dmd_unscaled": {"reference_steps": 0}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --out bench/results/frontier_proportional.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --out bench/results/frontier_proportional.json \
 		--variants '{"dmd": {"reference_steps": 0}, "dmd_scaled": {"reference_steps": 0, "by_budget": {"1625": {"stride": 5, "horizon": 400}, "3250": {"stride": 10, "horizon": 800}, "13000": {"stride": 40, "horizon": 3200}, "26000": {"stride": 80, "horizon": 6400}}}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --budgets 13000 26000 --out bench/results/frontier_window.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --budgets 13000 26000 --out bench/results/frontier_window.json \
 		--variants '{"dmd_window": {"reference_steps": 0, "by_budget": {"13000": {"window": 30, "horizon": 3200}, "26000": {"window": 60, "horizon": 6400}}}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --budgets 6500 26000 --out bench/results/frontier_late.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --budgets 6500 26000 --out bench/results/frontier_late.json \
 		--variants '{"dmd_late25": {"by_budget": {"6500": {"start": 1625}, "26000": {"start": 6500}}}, "dmd_late50": {"by_budget": {"6500": {"start": 3250}, "26000": {"start": 13000}}}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --budgets 1625 3250 --out bench/results/frontier_short.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --budgets 1625 3250 --out bench/results/frontier_short.json \
 		--variants '{"dmd": {}, "dmd_window10": {"window": 10}, "dmd_window8": {"window": 8}}'
-	$(PY) bench/frontier.py --spec '$(AT_ONCE)' --budgets 1625 3250 6500 13000 --out bench/results/frontier_short10.json \
+	$(PY) bench/frontier.py $(AT_ONCE) --budgets 1625 3250 6500 13000 --out bench/results/frontier_short10.json \
 		--variants '{"dmd": {}, "dmd_short10": {"by_budget": {"1625": {"window": 10}, "3250": {"window": 10}}}}'
 	$(PY) bench/ablation.py
 	$(PY) bench/ablation.py --optimizer cosine_lr1e-2 --out bench/results/ablation_cosine.json \

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from training import (
     _run,
+    add_spec_arguments,
     cost_to,
     final_val,
+    given_spec,
     jump_counts,
     machine,
     spread,
@@ -67,9 +69,10 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
     return min(reached) if reached else None
 
 
-# Spec keys plain Adam's runs do not read: an earlier output that differs only in these has
-# the same Adam curves (the check pairs are drawn from a generator of their own).
-NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples")
+# Spec keys plain Adam's runs here do not read: an earlier output that differs only in these
+# has the same Adam curves (the check pairs are drawn from a generator of their own, and every
+# run's steps are its budget).
+NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples", "steps")
 
 
 def reused_adam(
@@ -185,7 +188,7 @@ def markdown(summary: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
-    parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
+    add_spec_arguments(parser)
     parser.add_argument("--budgets", type=int, nargs="+", default=[1625, 3250, 6500, 13000, 26000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -229,7 +232,7 @@ def main(argv=None):
     args.out = args.out or "bench/results/frontier.json"
 
     try:
-        spec = resolve_spec(json.loads(args.spec) | {"threads": 1})
+        spec = resolve_spec(given_spec(parser, args) | {"threads": 1})
         variants = json.loads(args.variants)
     except (json.JSONDecodeError, ValueError) as err:
         parser.error(f"--spec / --variants: {err}")

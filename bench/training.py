@@ -56,6 +56,33 @@ FRESH_WINDOWS = merge(
     {"check_points": 16384, "dmd": {"every": None, "max_climb": None, "restart": None}},
 )
 
+# What ``--base`` names: the spec the JSON of ``--spec`` is written over (before the defaults).
+BASES = {"default": {}, "batch4096": BATCH4096, "fresh_windows": FRESH_WINDOWS}
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--base`` and ``--spec``, read back by ``given_spec``."""
+    parser.add_argument(
+        "--base",
+        choices=list(BASES),
+        default="default",
+        help="earlier defaults to start from: batch4096 (before 2026-11-24) or fresh_windows "
+        "(before sliding windows); default: today's",
+    )
+    parser.add_argument("--spec", default="{}", help="train spec JSON over the base")
+
+
+def given_spec(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The base named by ``--base`` with ``--spec`` over it; a parser error for bad JSON."""
+    try:
+        over = json.loads(args.spec)
+    except json.JSONDecodeError as err:
+        parser.error(f"--spec is not JSON: {err}")
+    if not isinstance(over, dict):
+        parser.error(f"--spec must be a JSON object, got {args.spec!r}")
+    return merge(BASES[args.base], over)
+
+
 LR_SWEEP = (0.001, 0.003, 0.01, 0.03, 0.1)
 SCHEDULES = ("constant", "cosine")
 
@@ -212,7 +239,7 @@ def machine(device: str) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
-    parser.add_argument("--spec", default="{}", help="train spec JSON over the defaults")
+    add_spec_arguments(parser)
     parser.add_argument("--steps", type=int, default=None, help="default: the spec's steps")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
@@ -226,8 +253,11 @@ def main(argv=None):
     parser.add_argument("--out", default="bench/results/training.json")
     args = parser.parse_args(argv)
 
-    given = json.loads(args.spec) | {"threads": 1}
-    spec = resolve_spec(given | ({"steps": args.steps} if args.steps else {}))
+    given = given_spec(parser, args) | {"threads": 1}
+    try:
+        spec = resolve_spec(given | ({"steps": args.steps} if args.steps else {}))
+    except ValueError as err:
+        parser.error(f"--base / --spec / --steps: {err}")
     spec["device"] = args.device
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device here")

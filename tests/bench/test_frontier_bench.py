@@ -115,7 +115,7 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     again = tmp_path / "again.json"
     args = ["--dataset", str(dataset), "--budgets", "40", "--seeds", "1", "--jobs", "1"]
     args += ["--variants", json.dumps({"dmd_keep": {"moments": "keep"}})]
-    spec2 = spec | {"check_points": 64}
+    spec2 = spec | {"check_points": 64, "steps": 7}  # the budgets set every run's steps
     done = run(
         tmp_path, *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
     )

@@ -1,5 +1,6 @@
 """bench/training.py end to end on a tiny dataset: the JSON it writes and the tuning sweep."""
 
+import argparse
 import importlib.util
 import json
 import os
@@ -81,6 +82,30 @@ def run_ablation(tmp_path: Path, steps: int, *args: str) -> dict:
     cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv, *args, "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
     return json.loads(out.read_text())
+
+
+def test_base_pins_earlier_defaults_under_the_given_spec(capsys):
+    bench = load_bench()
+    parser = argparse.ArgumentParser()
+    bench.add_spec_arguments(parser)
+    args = parser.parse_args(["--base", "batch4096", "--spec", '{"dmd": {"window": 15}}'])
+    given = bench.given_spec(parser, args)
+    # The base's optimizer, steps and patience survive a spec that sets another dmd key.
+    assert given["optimizer"] == {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"}
+    assert (given["steps"], given["eval_every"]) == (6500, 25)
+    assert given["dmd"] == {"patience": None, "window": 15}
+    fresh = bench.given_spec(parser, parser.parse_args(["--base", "fresh_windows"]))
+    assert fresh["check_points"] == 16384
+    assert fresh["dmd"] == {"patience": None, "every": None, "max_climb": None, "restart": None}
+    assert bench.given_spec(parser, parser.parse_args([])) == {}
+    for bad, message in (("{", "--spec is not JSON"), ("[1]", "--spec must be a JSON object")):
+        with pytest.raises(SystemExit) as stop:
+            bench.given_spec(parser, parser.parse_args(["--spec", bad]))
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--base", "batch2048"])
+    assert "invalid choice: 'batch2048'" in capsys.readouterr().err
 
 
 def test_ablation_bench_compares_variants_with_adam(tmp_path):
