@@ -61,6 +61,7 @@ DEFAULTS = {
         "rcond": 1e-10,
         "start": 1,
         "warmup": 0,
+        "stride": 1,
     },
 }
 

@@ -5,15 +5,20 @@ An add-on around any torch.optim optimizer, implementing the protocol of
 ``diagnostics``, ``state_dict``). Every ``nn.Linear`` layer's nodes (incoming weights plus
 bias) are recorded after each of ``window + 1`` consecutive steps, starting at step ``start``;
 then per chunk of nodes U = F' pinv(F) is fitted (surrogate.koopman.node) and the weights are
-set to the prediction ``horizon`` steps ahead. As in `surrogate.accelerator.DMDAccelerator`, the
-jump is kept only if the training loss after it is finite and not higher than before;
-otherwise the weights are restored. Parameters outside ``nn.Linear`` layers are not moved.
+set to the prediction ``horizon`` steps ahead. With ``stride`` > 1 a snapshot is instead the
+mean of the node states over the ``stride`` steps it closes (mini-batch noise averaged out, as
+the POD-DMD accelerator's ``snapshots="mean"``), U advances one stride, and the jump lands
+``horizon`` steps (``horizon / stride`` applications of U) after the last mean. As in
+`surrogate.accelerator.DMDAccelerator`, the jump is kept only if the training loss after it is
+finite and not higher than before; otherwise the weights are restored. Parameters outside
+``nn.Linear`` layers are not moved.
 
 Charged to ``flops``: the two loss evaluations of the check (``eval_flops`` each), the fits
-and the predictions. Not charged (monitoring only): the roll-out U^k x_0 over the window that
-gives the recorded prediction error against the true trajectory (``window_error``: relative
-to the distance travelled, see surrogate.koopman.node.rollout_error) and the spectral radius
-of the operators, both written to the diagnostics.
+and the predictions, and with ``stride`` > 1 the sums and divisions of the means. Not charged
+(monitoring only): the roll-out U^k x_0 over the window that gives the recorded prediction
+error against the true trajectory (``window_error``: relative to the distance travelled, see
+surrogate.koopman.node.rollout_error) and the spectral radius of the operators, both written
+to the diagnostics.
 """
 
 from __future__ import annotations
@@ -46,12 +51,13 @@ class NodeKoopmanAccelerator:
         model: network with nn.Linear layers updated by ``optimizer``.
         optimizer: any torch.optim optimizer (its state is kept across a jump).
         window: snapshot intervals m per fit (window + 1 snapshots, >= 1).
-        horizon: training steps predicted ahead (>= 1).
+        horizon: training steps predicted ahead (>= 1; a multiple of ``stride``).
         chunk_size: nodes per Koopman operator (1 = one per node, as in the paper).
         affine: add the constant observable 1 to each state.
         rcond: relative cut-off of the pseudo-inverse.
         start: training step of the first snapshot (>= 1).
         warmup: steps after a jump before snapshots resume (>= 0).
+        stride: steps per snapshot (>= 1); above 1 a snapshot is the mean over its steps.
         eval_flops: FLOPs of one ``loss_fn()`` call (>= 0).
     """
 
@@ -67,6 +73,7 @@ class NodeKoopmanAccelerator:
         rcond: float = 1e-10,
         start: int = 1,
         warmup: int = 0,
+        stride: int = 1,
         eval_flops: int = 0,
     ):
         self.window = check_int("window", window)
@@ -79,6 +86,11 @@ class NodeKoopmanAccelerator:
         self.affine, self.rcond = affine, float(rcond)
         self.start = check_int("start", start)
         self.warmup = check_int("warmup", warmup, 0)
+        self.stride = check_int("stride", stride)
+        if self.horizon % self.stride:
+            raise ValueError(
+                f"horizon must be a multiple of stride ({self.stride}) steps, got {self.horizon}"
+            )
         self.eval_flops = check_int("eval_flops", eval_flops, 0)
         self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
         if not self.layers:
@@ -87,17 +99,38 @@ class NodeKoopmanAccelerator:
         self.flops = 0
         self.diagnostics: list[dict] = []
         self._step = 0
-        self._next_snapshot = self.start
+        # A snapshot closes the stride steps up to it; with stride > 1, the running sums of
+        # the node states over those steps so far, and how many.
+        self._next_snapshot = self.start + self.stride - 1
         self._snapshots: list[list[torch.Tensor]] = []
+        self._sums: list[torch.Tensor] = []
+        self._summed = 0
 
     def step(self, loss_fn: Callable[[], torch.Tensor]) -> Event | None:
         """Record a snapshot when due; after window + 1 of them, try a jump."""
         self._step += 1
-        if self._step < self._next_snapshot:
+        if self._step <= self._next_snapshot - self.stride:
             return None
         with torch.no_grad():
-            self._snapshots.append([node_state(layer).detach().clone() for layer in self.layers])
-        self._next_snapshot = self._step + 1
+            states = [node_state(layer).detach() for layer in self.layers]
+            if self.stride > 1:
+                if self._summed:
+                    for total, state in zip(self._sums, states, strict=True):
+                        total.add_(state)
+                    self.flops += sum(t.numel() for t in states)
+                else:
+                    self._sums = [state.clone() for state in states]
+                self._summed += 1
+            if self._step < self._next_snapshot:
+                return None
+            if self.stride > 1:
+                states = [total / self._summed for total in self._sums]
+                self.flops += sum(t.numel() for t in states)
+                self._sums, self._summed = [], 0
+            else:
+                states = [state.clone() for state in states]
+            self._snapshots.append(states)
+        self._next_snapshot = self._step + self.stride
         if len(self._snapshots) < self.window + 1:
             return None
         return self._jump(loss_fn)
@@ -120,7 +153,11 @@ class NodeKoopmanAccelerator:
                 trajectory, self.chunk_size, self.affine, self.rcond
             )
             predicted, predict_flops = predict_node_states(
-                operators, trajectory[-1], self.horizon, self.chunk_size, self.affine
+                operators,
+                trajectory[-1],
+                self.horizon // self.stride,
+                self.chunk_size,
+                self.affine,
             )
             self.flops += fit_flops + predict_flops
             errors = rollout_error(operators, trajectory, self.chunk_size, self.affine)
@@ -154,7 +191,7 @@ class NodeKoopmanAccelerator:
                 if bias is not None:
                     layer.bias.copy_(bias)
         self._snapshots = []
-        self._next_snapshot = self._step + self.warmup + 1
+        self._next_snapshot = self._step + self.warmup + self.stride
         kind = "jump_accepted" if accepted else "jump_rejected"
         info = {
             "horizon": self.horizon,
@@ -172,6 +209,8 @@ class NodeKoopmanAccelerator:
             "next_snapshot": self._next_snapshot,
             "flops": self.flops,
             "snapshots": [[t.clone() for t in snap] for snap in self._snapshots],
+            "sums": [t.clone() for t in self._sums],
+            "summed": self._summed,
             "diagnostics": [dict(d) for d in self.diagnostics],
         }
 
@@ -186,10 +225,12 @@ class NodeKoopmanAccelerator:
         self._step, self._next_snapshot = int(state["step"]), int(state["next_snapshot"])
         self.flops = int(state["flops"])
         self._snapshots = [[t.clone() for t in snap] for snap in snapshots]
+        self._sums = [t.clone() for t in state.get("sums", [])]
+        self._summed = int(state.get("summed", 0))
         self.diagnostics = [dict(d) for d in state["diagnostics"]]
 
 
-OPTIONS = ("window", "horizon", "chunk_size", "affine", "rcond", "start", "warmup")
+OPTIONS = ("window", "horizon", "chunk_size", "affine", "rcond", "start", "warmup", "stride")
 
 
 def build_accelerator(

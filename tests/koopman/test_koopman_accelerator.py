@@ -58,6 +58,42 @@ def test_jump_lands_on_the_gradient_descent_iterate():
     assert acc.flops == 2 * pinv_fit_flops(5, window) + horizon * 2 * 2 * 25 + 2 * 7
 
 
+def test_mean_snapshots_land_on_the_mean_of_the_gradient_descent_iterates():
+    # On affine dynamics x+ = A x + b the means over consecutive strides of s steps follow
+    # the affine map of s steps exactly, so U fitted to them predicts later means.
+    window, stride, horizon = 8, 3, 30
+    jump_step = stride * (window + 1)
+    reference, x, y = _problem()
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05)
+    iterates = []
+    for _ in range(jump_step + horizon):
+        optimizer.zero_grad()
+        ((reference(x) - y) ** 2).mean().backward()
+        optimizer.step()
+        iterates.append(torch.cat([reference.weight, reference.bias[:, None]], 1).detach().clone())
+    # The mean over the stride of steps that ends `horizon` steps after the last snapshot.
+    expected = torch.stack(iterates[jump_step + horizon - stride : jump_step + horizon]).mean(0)
+    model, _, _ = _problem()
+    options = {"window": window, "horizon": horizon, "stride": stride}
+    acc, events = _train(model, x, y, jump_step, options)
+    assert [e.kind for e in events] == ["jump_accepted"]
+    torch.testing.assert_close(model.weight, expected[:, :-1], rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(model.bias, expected[:, -1], rtol=1e-7, atol=1e-9)
+    # The means: stride - 1 additions and one division per entry (2 nodes x 4) per snapshot;
+    # then the fit, horizon / stride applications of U and two loss checks of 7 FLOPs.
+    means = (window + 1) * stride * 8
+    k = horizon // stride
+    assert acc.flops == means + 2 * pinv_fit_flops(5, window) + k * 2 * 2 * 25 + 2 * 7
+    # A checkpoint taken mid-stride resumes the running sums.
+    model, _, _ = _problem()
+    acc, _ = _train(model, x, y, stride + 1, options)
+    state = acc.state_dict()
+    assert state["summed"] == 1 and len(state["snapshots"]) == 1
+    other = NodeKoopmanAccelerator(model, torch.optim.SGD(model.parameters(), lr=0.05), **options)
+    other.load_state_dict(state)
+    torch.testing.assert_close(other.state_dict()["sums"][0], state["sums"][0], rtol=0, atol=0)
+
+
 def test_rejected_jump_restores_weights_and_state_dict_resumes():
     model, x, y = _problem(1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -85,6 +121,11 @@ def test_bad_options_raise_value_error():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="horizon"):
         NodeKoopmanAccelerator(model, optimizer, horizon=0)
+    message = r"horizon must be a multiple of stride \(4\) steps, got 10"
+    with pytest.raises(ValueError, match=message):
+        NodeKoopmanAccelerator(model, optimizer, horizon=10, stride=4)
+    with pytest.raises(ValueError, match="stride"):
+        NodeKoopmanAccelerator(model, optimizer, stride=0)
     with pytest.raises(ValueError, match="unknown node-Koopman option"):
         build_accelerator(model, optimizer, {"windw": 3}, 0)
     with pytest.raises(ValueError, match="nn.Linear"):
