@@ -92,6 +92,63 @@ VARIANTS |= {
 }
 
 
+def variant_summary(runs: dict, seeds: list[int], names: list[str]) -> tuple[dict, dict, dict]:
+    """Per seed and over the seeds, each variant's speed-ups on the validation loss (as
+    bench/training.py computes them for its methods), final loss, test error, jumps and
+    overhead against ``runs["adam"]``; and Adam's own final loss and test error."""
+    table = compare(runs, seeds)
+    by_target = summarise(table, names)
+    targets = ("final", "quack_1pct")
+    per_seed, summary = {}, {}
+    for name in names:
+        rows = {}
+        for seed in seeds:
+            run = runs[name][seed]
+            records = run["records"]
+            rows[str(seed)] = {
+                "flops_speedup": {
+                    t: table[f"val_loss/{t}"][str(seed)][name]["flops_speedup"] for t in targets
+                },
+                "final_val_loss": final_val(records),
+                "test_rel_l2": run["test_rel_l2"],
+                **jump_counts(records),
+                "overhead": overhead(records, runs["adam"][seed]["records"]),
+            }
+        per_seed[name] = rows
+        summary[name] = {t: by_target[f"val_loss/{t}"][name]["flops_speedup"] for t in targets}
+    adam = {
+        str(s): {
+            "final_val_loss": final_val(runs["adam"][s]["records"]),
+            "test_rel_l2": runs["adam"][s]["test_rel_l2"],
+        }
+        for s in seeds
+    }
+    return per_seed, summary, adam
+
+
+def print_variant_table(summary: dict, per_seed: dict) -> None:
+    """The markdown table of ``variant_summary``'s results."""
+    print(
+        "| variant | val, Adam's final | val, QuACK 1 % | final val. loss | test rel. L2 | "
+        "overhead, % of the backprop replaced |\n|---|---|---|---|---|---|"
+    )
+    for name, by_target in summary.items():
+        cells = [
+            "not reached"
+            if t["mean"] is None
+            else f"{t['mean']:.2f} [{t['min']:.2f}-{t['max']:.2f}] ({t['reached']})"
+            for t in by_target.values()
+        ]
+        finals = [r["final_val_loss"] for r in per_seed[name].values()]
+        cells.append(" / ".join(f"{x:.5f}" for x in finals))
+        errors = [r["test_rel_l2"] for r in per_seed[name].values()]
+        cells.append(f"{min(errors):.3f}-{max(errors):.3f}")
+        shares = [r["overhead"]["of_replaced"] for r in per_seed[name].values()]
+        shares = [100 * x for x in shares if x is not None]
+        cells.append(f"{min(shares):.1f}-{max(shares):.1f}" if shares else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
@@ -122,34 +179,7 @@ def main(argv=None):
     for name, seed, records, rel in run_jobs(_run, jobs, workers=args.jobs, desc="training runs"):
         runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
 
-    # Speed-ups on the validation loss, as bench/training.py computes them for its methods.
-    table = compare(runs, args.seeds)
-    by_target = summarise(table, args.variants)
-    names = ("final", "quack_1pct")
-    per_seed, summary = {}, {}
-    for name in args.variants:
-        rows = {}
-        for seed in args.seeds:
-            run = runs[name][seed]
-            records = run["records"]
-            rows[str(seed)] = {
-                "flops_speedup": {
-                    t: table[f"val_loss/{t}"][str(seed)][name]["flops_speedup"] for t in names
-                },
-                "final_val_loss": final_val(records),
-                "test_rel_l2": run["test_rel_l2"],
-                **jump_counts(records),
-                "overhead": overhead(records, runs["adam"][seed]["records"]),
-            }
-        per_seed[name] = rows
-        summary[name] = {t: by_target[f"val_loss/{t}"][name]["flops_speedup"] for t in names}
-    adam = {
-        str(s): {
-            "final_val_loss": runs["adam"][s]["records"][-1]["val_loss"],
-            "test_rel_l2": runs["adam"][s]["test_rel_l2"],
-        }
-        for s in args.seeds
-    }
+    per_seed, summary, adam = variant_summary(runs, args.seeds, args.variants)
     result = {
         "dataset": args.dataset,
         "spec": spec,
@@ -163,23 +193,7 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print(
-        "| variant | val, Adam's final | val, QuACK 1 % | test rel. L2 | overhead, % of the "
-        "backprop replaced |\n|---|---|---|---|---|"
-    )
-    for name, by_target in summary.items():
-        cells = [
-            "not reached"
-            if t["mean"] is None
-            else f"{t['mean']:.2f} [{t['min']:.2f}-{t['max']:.2f}] ({t['reached']})"
-            for t in by_target.values()
-        ]
-        errors = [r["test_rel_l2"] for r in per_seed[name].values()]
-        cells.append(f"{min(errors):.3f}-{max(errors):.3f}")
-        shares = [r["overhead"]["of_replaced"] for r in per_seed[name].values()]
-        shares = [100 * x for x in shares if x is not None]
-        cells.append(f"{min(shares):.1f}-{max(shares):.1f}" if shares else "-")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print_variant_table(summary, per_seed)
     print(f"wrote {out}")
 
 
