@@ -1,13 +1,10 @@
 """bench/frontier.py: the lower envelope over schedule lengths, on curves with known answers."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.bench.test_training_bench import ROOT, load_bench
+from tests.bench.test_training_bench import ROOT, load_bench, run_bench
 from tests.surrogate.conftest import write_dataset
 
 
@@ -72,9 +69,7 @@ def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(fro
 
 
 def run(tmp_path, *args):
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(ROOT / "bench" / "frontier.py"), *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    return run_bench("frontier", *args)
 
 
 def test_bench_writes_a_level_per_run_and_seed(tmp_path):

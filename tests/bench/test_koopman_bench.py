@@ -1,11 +1,8 @@
 """bench/koopman_method.py: the koopman method's variants against Adam, on a tiny dataset."""
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.bench.test_training_bench import ROOT
+from tests.bench.test_training_bench import run_bench
 from tests.surrogate.conftest import write_dataset
 
 SPEC = {
@@ -17,9 +14,7 @@ SPEC = {
 
 
 def run(tmp_path, *args):
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(ROOT / "bench" / "koopman_method.py"), *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    return run_bench("koopman_method", *args)
 
 
 def test_bench_counts_each_variants_attempts_against_adam(tmp_path):

@@ -24,6 +24,13 @@ def load_bench(path: Path = BENCH):
     return module
 
 
+def run_bench(name: str, *args: str) -> subprocess.CompletedProcess:
+    """bench/<name>.py in its own process, as users run it; its output captured as text."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
 def test_targets_and_costs_follow_the_baseline_curve():
     bench = load_bench()
     curve = [
