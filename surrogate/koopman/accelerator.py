@@ -99,8 +99,8 @@ class NodeKoopmanAccelerator:
         self.flops = 0
         self.diagnostics: list[dict] = []
         self._step = 0
-        # A snapshot closes the stride steps up to it; with stride > 1, the running sums of
-        # the node states over those steps so far, and how many.
+        # A snapshot closes the stride steps up to it: the running sums of the node states
+        # over those steps so far, and how many.
         self._next_snapshot = self.start + self.stride - 1
         self._snapshots: list[list[torch.Tensor]] = []
         self._sums: list[torch.Tensor] = []
@@ -113,23 +113,21 @@ class NodeKoopmanAccelerator:
             return None
         with torch.no_grad():
             states = [node_state(layer).detach() for layer in self.layers]
-            if self.stride > 1:
-                if self._summed:
-                    for total, state in zip(self._sums, states, strict=True):
-                        total.add_(state)
-                    self.flops += sum(t.numel() for t in states)
-                else:
-                    self._sums = [state.clone() for state in states]
-                self._summed += 1
+            if self._summed:
+                for total, state in zip(self._sums, states, strict=True):
+                    total.add_(state)
+                self.flops += sum(t.numel() for t in states)
+            else:
+                self._sums = [state.clone() for state in states]
+            self._summed += 1
             if self._step < self._next_snapshot:
                 return None
-            if self.stride > 1:
-                states = [total / self._summed for total in self._sums]
-                self.flops += sum(t.numel() for t in states)
-                self._sums, self._summed = [], 0
-            else:
-                states = [state.clone() for state in states]
-            self._snapshots.append(states)
+            # The mean over the stride (over one step, the copy itself: nothing to divide).
+            if self._summed > 1:
+                self._sums = [total / self._summed for total in self._sums]
+                self.flops += sum(t.numel() for t in self._sums)
+            self._snapshots.append(self._sums)
+            self._sums, self._summed = [], 0
         self._next_snapshot = self._step + self.stride
         if len(self._snapshots) < self.window + 1:
             return None
