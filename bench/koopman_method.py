@@ -52,7 +52,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     try:
-        spec = resolve_spec(given_spec(parser, args) | {"threads": 1})
+        spec = resolve_spec(given_spec(parser, args) | {"threads": 1, "device": "cpu"})
         variants = json.loads(args.variants)
         # Every variant resolved before any run, so that a bad one stops nothing half-done.
         specs = {
@@ -61,10 +61,8 @@ def main(argv=None):
         }
     except (json.JSONDecodeError, ValueError) as err:
         parser.error(f"--spec / --variants: {err}")
-    spec["device"] = "cpu"
     jobs = [("adam", "adam", s, spec, args.dataset) for s in args.seeds]
     for name, variant in specs.items():
-        variant["device"] = "cpu"
         jobs += [(name, "koopman", s, variant, args.dataset) for s in args.seeds]
     runs: dict[str, dict] = {}
     for name, seed, records, rel in run_jobs(_run, jobs, workers=args.jobs, desc="training runs"):
