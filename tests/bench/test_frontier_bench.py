@@ -9,8 +9,7 @@ from tests.surrogate.conftest import write_dataset
 
 
 @pytest.fixture
-def frontier(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # it imports bench/training.py
+def frontier():
     return load_bench(ROOT / "bench" / "frontier.py")
 
 

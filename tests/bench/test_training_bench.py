@@ -18,9 +18,15 @@ BENCH = ROOT / "bench" / "training.py"
 
 
 def load_bench(path: Path = BENCH):
+    """bench/<name>.py as a module, its imports of other benches (``from training import``)
+    resolved from bench/ as when it runs as a script, whichever tests ran before."""
     spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
