@@ -6,6 +6,8 @@ TRAIN_RUN_KEYS = ("methods", "seeds", "threads")
 # Sections that configure one method only: handed to that method's runs alone, so tuning
 # one method does not rerun the others.
 TRAIN_METHOD_SECTIONS = ("dmd", "koopman")
+# The data a jump is checked on: only methods that jump (those with a section) read it.
+TRAIN_CHECK_KEYS = ("check_points", "check_samples")
 TRAIN_FILES = ("history.json", "predictions.npz", "diagnostics.json", "model.pt")
 # A training job holds one GPU where it will use one (the default profile allows one at a
 # time, so GPU jobs never overlap); CPU-only runs hold none and run side by side.
@@ -44,6 +46,10 @@ rule train:
                 for key, value in config["train"].items()
                 if key not in TRAIN_RUN_KEYS
                 and (key not in TRAIN_METHOD_SECTIONS or key == wildcards.method)
+                and (
+                    key not in TRAIN_CHECK_KEYS
+                    or wildcards.method in TRAIN_METHOD_SECTIONS
+                )
             }
         ),
         out=subpath(output.history, parent=True),
