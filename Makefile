@@ -53,7 +53,7 @@ bench: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) results/plume/dataset.npz
 	$(PY) bench/networks.py
 	$(PY) bench/training.py --moments
-	$(PY) bench/koopman_method.py
+	$(PY) bench/koopman_method.py --spec '{"check_points": 8192}'
 	$(PY) bench/training.py --moments $(OLD) --out bench/results/training_batch4096.json
 	$(PY) bench/frontier.py --out bench/results/frontier_spread.json \
 		$(AT_ONCE) \

@@ -41,12 +41,13 @@ def merge(base: dict, over: dict) -> dict:
 
 
 # The defaults before 2026-11-24: Adam at lr 3e-2 (cosine) on 4096-point batches for 6500
-# steps, the validation loss every 25 steps, no `patience` restart. Every benchmark measured
-# on them pins these to repeat its runs (the Makefile's `bench` recipe passes them as --spec).
+# steps, the validation loss every 25 steps, jumps checked on 8192 pairs, no `patience`
+# restart. Every benchmark measured on them pins these to repeat its runs (`--base`).
 BATCH4096 = {
     "optimizer": {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"},
     "steps": 6500,
     "eval_every": 25,
+    "check_points": 8192,
     "dmd": {"patience": None},
 }
 # The defaults before sliding windows with a limited climb and restarts (fresh windows of 10,

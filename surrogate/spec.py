@@ -24,7 +24,7 @@ DEFAULTS = {
     "stop_val_loss": 0.0,
     "eval_every": 100,
     "checkpoint_every": 500,
-    "check_points": 8192,
+    "check_points": 2048,
     "check_samples": 200,
     "dmd": {
         "stride": 20,

@@ -105,7 +105,7 @@ def test_base_pins_earlier_defaults_under_the_given_spec(capsys):
     given = bench.given_spec(parser, args)
     # The base's optimizer, steps and patience survive a spec that sets another dmd key.
     assert given["optimizer"] == {"lr": 0.03, "batch_size": 4096, "schedule": "cosine"}
-    assert (given["steps"], given["eval_every"]) == (6500, 25)
+    assert (given["steps"], given["eval_every"], given["check_points"]) == (6500, 25, 8192)
     assert given["dmd"] == {"patience": None, "window": 15}
     fresh = bench.given_spec(parser, parser.parse_args(["--base", "fresh_windows"]))
     assert fresh["check_points"] == 16384
