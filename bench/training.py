@@ -268,13 +268,9 @@ def main(argv=None):
         return spec | {"optimizer": spec["optimizer"] | opt}
 
     runs: dict[str, dict] = {}
-    # CUDA cannot be used in a forked child of a process that has touched it.
-    start_method = "spawn" if args.device == "cuda" else None
 
     def execute(jobs):
-        done = run_jobs(
-            _run, jobs, workers=args.jobs, desc="training runs", start_method=start_method
-        )
+        done = run_jobs(_run, jobs, workers=args.jobs, desc="training runs")
         for name, seed, records, rel in done:
             runs.setdefault(name, {})[seed] = {"records": records, "test_rel_l2": rel}
 

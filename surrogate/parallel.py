@@ -16,13 +16,16 @@ def run_jobs(
     *,
     workers: int,
     desc: str = "runs",
-    start_method: str | None = None,
+    start_method: str = "spawn",
     progress: bool = True,
 ) -> list:
     """``[fn(job) for job in jobs]``, computed by ``workers`` processes, in the jobs' order.
 
     A bar on stderr counts the finished jobs as they finish (in any order). ``start_method``
-    is a multiprocessing start method (``"spawn"`` where the workers use CUDA).
+    is a multiprocessing start method. Workers are spawned by default: a forked child of a
+    process whose torch has started its thread pool may deadlock, and CUDA cannot be used in
+    a forked child of a process that has touched it. ``fn`` must then be importable (a
+    module-level function) and the calling script guarded by ``if __name__ == "__main__"``.
     """
     jobs = list(jobs)
     workers = check_int("workers", workers, 1)
