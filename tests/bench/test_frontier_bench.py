@@ -67,10 +67,6 @@ def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(fro
     assert summary["adam_T6"]["flops_speedup"] == {"dmd": {"mean": 2.0, "min": 2.0, "max": 2.0}}
 
 
-def run(tmp_path, *args):
-    return run_bench("frontier", *args)
-
-
 def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     dataset = write_dataset(tmp_path / "dataset.npz")
     spec = {"network": {"kind": "field", "width": 8, "depth": 1}, "eval_every": 5}
@@ -80,7 +76,9 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     # dmd_reset: a stride that grows with the schedule, as by_budget sets it.
     reset = {"moments": "reset", "by_budget": {"40": {"stride": 2}}}
     args += ["--variants", json.dumps({"dmd": {}, "dmd_reset": reset})]
-    done = run(tmp_path, *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out))
+    done = run_bench(
+        "frontier", *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["budgets"] == [40, 20]
@@ -110,8 +108,8 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     args = ["--dataset", str(dataset), "--budgets", "40", "--seeds", "1", "--jobs", "1"]
     args += ["--variants", json.dumps({"dmd_keep": {"moments": "keep"}})]
     spec2 = spec | {"check_points": 64, "steps": 7}  # the budgets set every run's steps
-    done = run(
-        tmp_path, *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
+    done = run_bench(
+        "frontier", *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
     )
     assert done.returncode == 0, done.stderr
     reused = json.loads(again.read_text())
@@ -123,14 +121,14 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     )
     # Another learning rate, or a budget the earlier output lacks, is refused.
     spec3 = spec | {"optimizer": {"batch_size": 0, "lr": 0.1}}
-    done = run(
-        tmp_path, *args, "--spec", json.dumps(spec3), "--adam-from", str(out), "--out", str(again)
+    done = run_bench(
+        "frontier", *args, "--spec", json.dumps(spec3), "--adam-from", str(out), "--out", str(again)
     )
     assert done.returncode == 2
     assert "was run with another spec (keys ['optimizer'] differ)" in done.stderr
     args[3] = "80"
-    done = run(
-        tmp_path, *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
+    done = run_bench(
+        "frontier", *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
     )
     assert done.returncode == 2
     assert "has no Adam run of 80 steps for seed 1" in done.stderr
@@ -138,7 +136,7 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
 
 def test_bench_names_a_bad_variant(tmp_path):
     variants = json.dumps({"dmd": {"moments": "forget"}})
-    done = run(tmp_path, "--variants", variants, "--out", str(tmp_path / "f.json"))
+    done = run_bench("frontier", "--variants", variants, "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
     assert "--variants 'dmd': train.dmd: moments must be one of" in done.stderr
 
@@ -155,20 +153,20 @@ def test_bench_names_a_bad_variant(tmp_path):
 def test_bench_names_a_bad_by_budget(tmp_path, by_budget, message):
     variants = json.dumps({"dmd": {"by_budget": by_budget}})
     args = ["--budgets", "6500", "--variants", variants, "--out", str(tmp_path / "f.json")]
-    done = run(tmp_path, *args)
+    done = run_bench("frontier", *args)
     assert done.returncode == 2
     assert f"--variants 'dmd': {message}" in done.stderr
 
 
 def test_bench_names_malformed_json(tmp_path):
-    done = run(tmp_path, "--variants", "{dmd: {}}", "--out", str(tmp_path / "f.json"))
+    done = run_bench("frontier", "--variants", "{dmd: {}}", "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
     assert "--spec / --variants: Expecting property name" in done.stderr
 
 
 def test_bench_refuses_a_constant_schedule(tmp_path):
     spec = json.dumps({"optimizer": {"schedule": "constant"}})
-    done = run(tmp_path, "--spec", spec, "--out", str(tmp_path / "f.json"))
+    done = run_bench("frontier", "--spec", spec, "--out", str(tmp_path / "f.json"))
     assert done.returncode == 2
     assert "the spec's schedule is 'constant'" in done.stderr
 

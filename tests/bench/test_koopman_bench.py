@@ -13,10 +13,6 @@ SPEC = {
 }
 
 
-def run(tmp_path, *args):
-    return run_bench("koopman_method", *args)
-
-
 def test_bench_counts_each_variants_attempts_against_adam(tmp_path):
     dataset = write_dataset(tmp_path / "dataset.npz")
     out = tmp_path / "koopman.json"
@@ -27,7 +23,9 @@ def test_bench_counts_each_variants_attempts_against_adam(tmp_path):
         "means": {"window": 4, "horizon": 6, "stride": 3},
     }
     args = ["--dataset", str(dataset), "--seeds", "0", "--jobs", "1", "--out", str(out)]
-    done = run(tmp_path, *args, "--spec", json.dumps(SPEC), "--variants", json.dumps(variants))
+    done = run_bench(
+        "koopman_method", *args, "--spec", json.dumps(SPEC), "--variants", json.dumps(variants)
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     rows = {name: result["per_seed"][name]["0"] for name in variants}
@@ -45,6 +43,6 @@ def test_bench_counts_each_variants_attempts_against_adam(tmp_path):
 
 def test_bench_names_a_bad_variant(tmp_path):
     variants = json.dumps({"odd": {"horizon": 10, "stride": 4}})
-    done = run(tmp_path, "--variants", variants, "--out", str(tmp_path / "k.json"))
+    done = run_bench("koopman_method", "--variants", variants, "--out", str(tmp_path / "k.json"))
     assert done.returncode == 2
     assert "horizon must be a multiple of stride (4) steps, got 10" in done.stderr
