@@ -1,7 +1,10 @@
 """Benchmark: settings of the node-Koopman training method against plain Adam.
 
     .venv/bin/python bench/koopman_method.py --dataset results/plume/dataset.npz \\
-        --seeds 0 1 2 --out bench/results/koopman_method.json       # about 20 min on 2 cores
+        --spec '{"check_points": 8192}' --seeds 0 1 2 \\
+        --out bench/results/koopman_method.json        # 28 min on a slow 2-core CPU
+
+(``check_points`` 8192: the checks of the stored JSON, the default until 2026-11-25.)
 
 Plain Adam and the ``koopman`` method (Adam plus node-Koopman weight jumps,
 surrogate/koopman/accelerator.py) with each of ``--variants`` (name -> complete
