@@ -18,7 +18,7 @@ DEFAULTS = {
         "activation": "tanh",
         "init": "xavier_uniform",
     },
-    "optimizer": {"lr": 0.02, "batch_size": 1024, "schedule": "cosine"},
+    "optimizer": {"lr": 0.02, "batch_size": 1024, "schedule": "cosine", "hold": 0.0},
     "steps": 26000,
     "flop_budget": 0,
     "stop_val_loss": 0.0,
@@ -110,6 +110,9 @@ def resolve_spec(given: dict | None = None) -> dict:
             f"train.optimizer.schedule must be one of {SCHEDULES}, "
             f"got {spec['optimizer']['schedule']!r}"
         )
+    hold = spec["optimizer"]["hold"]
+    if isinstance(hold, bool) or not isinstance(hold, int | float) or not 0 <= hold < 1:
+        raise ValueError(f"train.optimizer.hold must be in [0, 1), got {hold!r}")
     if not spec["methods"] or not spec["seeds"]:
         raise ValueError("train.methods and train.seeds must not be empty")
     # Imported here: the method factories need torch, the rest of this module does not.

@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,16 @@ from surrogate.spec import resolve_spec
 
 # Steps between copies of the device-side losses to the host.
 _FLUSH_EVERY = 100
+
+
+def cosine_factor(k: int, steps: int, hold: float = 0.0) -> float:
+    """The learning rate of step ``k`` as a fraction of the first: constant for the first
+    ``hold`` of ``steps``, then half a cosine down to 0 at ``steps`` (hold 0: the cosine over
+    the whole run)."""
+    start = hold * steps
+    if k <= start:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(k - start, steps - start) / (steps - start)))
 
 
 def _fingerprint(method: str, seed: int, spec: dict, n_samples: int) -> str:
@@ -68,9 +79,8 @@ def run_training(
     step_flops = problem.step_flops(model) + optimizer_flops(optimizer)
     scheduler = None
     if spec["optimizer"]["schedule"] == "cosine":
-        n = spec["steps"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda k: 0.5 * (1.0 + math.cos(math.pi * min(k, n) / n))
+            optimizer, partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
         )
     generator = torch.Generator(device=device).manual_seed(seed)
     fingerprint = _fingerprint(method, seed, spec, data.params.shape[0])

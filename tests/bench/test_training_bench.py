@@ -146,7 +146,12 @@ def test_ablation_bench_on_another_optimizer(tmp_path, optimizer):
     # On the 4096-point batches the rows were measured on, whatever the default is now; the
     # "default" optimizer is the one of that time (lr 3e-2 with a cosine).
     lr = 0.01 if optimizer == "cosine_lr1e-2" else 0.03
-    assert result["spec"]["optimizer"] == {"lr": lr, "batch_size": 4096, "schedule": "cosine"}
+    assert result["spec"]["optimizer"] == {
+        "lr": lr,
+        "batch_size": 4096,
+        "schedule": "cosine",
+        "hold": 0.0,
+    }
     assert result["spec"]["dmd"]["patience"] is None
     variant = result["variants"]["default_horizon20"]
     assert (variant["stride"], variant["window"], variant["horizon"]) == (20, 15, 20)

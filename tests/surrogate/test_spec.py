@@ -47,6 +47,8 @@ def test_partial_spec_is_merged_over_defaults():
         ({"threads": -1}, "threads must be an integer >= 0, got -1"),
         ({"flop_budget": -5}, "flop_budget must be >= 0"),
         ({"optimizer": {"batch_size": -1}}, "batch_size must be an integer >= 0, got -1"),
+        ({"optimizer": {"hold": 1}}, r"hold must be in \[0, 1\), got 1"),
+        ({"optimizer": {"hold": -0.5}}, r"hold must be in \[0, 1\), got -0.5"),
         ({"dmd": 3}, "train.dmd must be a mapping"),
         ({"methods": []}, "must not be empty"),
         # Method settings fail here, before any data is loaded, as the methods raise them.

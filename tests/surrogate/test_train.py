@@ -1,6 +1,7 @@
 """The training CLI: contract files, FLOP accounting, resumption, seeded init, bad specs."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from surrogate.data import load_dataset
 from surrogate.flops import mlp_flops, mse_flops
 from surrogate.problems import PointwiseProblem, make_problem, refit_flops
 from surrogate.spec import resolve_spec
-from surrogate.train import main, run_training
+from surrogate.train import cosine_factor, main, run_training
 
 SPEC = {
     "device": "cpu",
@@ -234,3 +235,32 @@ def test_training_on_cuda(dataset, tmp_path):
     history = run_training(dataset, "dmd", 0, dict(SPEC, device="cuda"), tmp_path, progress=False)
     assert history["device"].startswith("cuda")
     assert any(r["event"] == "jump_accepted" for r in history["records"])
+
+
+def test_cosine_factor_holds_then_decays_as_half_a_cosine():
+    # hold 0: the cosine over the whole run.
+    for k in range(0, 101, 5):
+        assert cosine_factor(k, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi * k / 100)))
+    # hold 0.6 of 100 steps: 1 up to step 60, then the cosine over the last 40.
+    assert [cosine_factor(k, 100, 0.6) for k in (0, 30, 60)] == [1.0, 1.0, 1.0]
+    assert cosine_factor(70, 100, 0.6) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert cosine_factor(80, 100, 0.6) == pytest.approx(0.5)
+    assert cosine_factor(100, 100, 0.6) == pytest.approx(0.0, abs=1e-15)
+    assert cosine_factor(150, 100, 0.6) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_held_cosine_run_matches_the_constant_run_until_its_decay(dataset, tmp_path):
+    base = dict(SPEC, steps=8)
+
+    def losses(name, optimizer):
+        spec = dict(base, optimizer=SPEC["optimizer"] | optimizer)
+        run = run_training(dataset, "adam", 0, spec, tmp_path / name, progress=False)
+        return [r["train_loss"] for r in run["records"]]
+
+    constant = losses("constant", {"schedule": "constant"})
+    # Update j uses the factor of k = j - 1; all of k = 0..7 are <= 0.9 x 8: the whole run
+    # is held (the record of step i holds the loss before update i).
+    assert losses("held", {"schedule": "cosine", "hold": 0.9}) == constant
+    # hold 0.5: updates 1-5 (k <= 4) at the full rate, the 6th slower: records 1-6 agree.
+    half = losses("half", {"schedule": "cosine", "hold": 0.5})
+    assert half[:6] == constant[:6] and half[6] != constant[6]
