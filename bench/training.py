@@ -97,13 +97,29 @@ def _run(job: tuple) -> tuple[str, int, list[dict]]:
     return name, seed, records, history["test_rel_l2"]
 
 
+SIGNIFICANT_DIGITS = 7
+
+
+def compact(value):
+    """``value`` with every float rounded to SIGNIFICANT_DIGITS significant digits (a float32
+    loss holds about 7; the wall-clock is noise long before that), nested lists and dicts
+    through."""
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: compact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [compact(v) for v in value]
+    return value
+
+
 def write_result(path: str | Path, result: dict) -> None:
-    """Write a benchmark's JSON without indentation: its curves are most of it, and the
-    tracked tree (bench/results included) plus the dataset must fit the 64 MiB that travel
-    to a GPU machine (bench/gpu.sh)."""
+    """Write a benchmark's JSON without indentation and with floats to 7 significant digits:
+    its curves are most of it, and the tracked tree (bench/results included) plus the dataset
+    must fit the 64 MiB that travel to a GPU machine (bench/gpu.sh)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, separators=(",", ":")))
+    out.write_text(json.dumps(compact(result), separators=(",", ":")))
 
 
 def final_val(records: list[dict]) -> float:

@@ -51,6 +51,25 @@ def test_targets_and_costs_follow_the_baseline_curve():
     assert bench.cost_to(curve, "val_loss", 0.01) == (None, None)
 
 
+def test_results_keep_seven_significant_digits(tmp_path):
+    bench = load_bench()
+    result = {
+        "loss": 0.00052506185602396,
+        "curve": [{"step": 3, "flops": 5386234900, "wall_s": 192.21944064425043, "event": None}],
+        "pair": (1 / 3, "cosine"),
+        "inf": float("inf"),
+    }
+    bench.write_result(tmp_path / "r.json", result)
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text) == {
+        "loss": 0.0005250619,
+        "curve": [{"step": 3, "flops": 5386234900, "wall_s": 192.2194, "event": None}],
+        "pair": [0.3333333, "cosine"],
+        "inf": float("inf"),
+    }
+    assert " " not in text and "\n" not in text
+
+
 def test_bench_writes_speedups_of_every_method(tmp_path):
     dataset = write_dataset(tmp_path / "dataset.npz")
     out = tmp_path / "training.json"
