@@ -10,69 +10,49 @@ baseline has reached after each tenth of its FLOPs: the level at fraction f is t
 validation loss of the baseline's records up to f of its FLOPs, and the speed-up there is the
 FLOPs the baseline first reaches that level with, divided by the method's (both counted as
 in bench/training.py, every overhead included). A level the method never reaches is left out
-of the mean. Trains nothing; writes ``--out`` (default: beside the input, ``*_phases.json``).
+of the mean. It is the profile the workflow's report writes into savings.md for its own runs
+(surrogate/report/savings.py), here for the curves a benchmark stored. Trains nothing; writes
+``--out`` (default: beside the input, ``*_phases.json``).
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from training import cost_to, spread
-
-FRACTIONS = tuple(round(0.1 * k, 1) for k in range(1, 11))
-
-
-def levels_along(records: list[dict], fractions=FRACTIONS) -> list[float]:
-    """The lowest validation loss of ``records`` up to each fraction of its last FLOP count."""
-    evaluated = [r for r in records if r["val_loss"] is not None]
-    if not evaluated:
-        raise ValueError("the baseline's curve has no validation loss")
-    total = evaluated[-1]["flops"]
-    out = []
-    for f in fractions:
-        upto = [r["val_loss"] for r in evaluated if r["flops"] <= f * total]
-        out.append(min(upto) if upto else evaluated[0]["val_loss"])
-    return out
-
-
-def profile(base: list[dict], method: list[dict], fractions=FRACTIONS) -> list[dict]:
-    """Per fraction: the level, each curve's FLOPs to reach it and the speed-up (None where
-    the method does not reach it)."""
-    rows = []
-    for f, level in zip(fractions, levels_along(base, fractions), strict=True):
-        base_flops, _ = cost_to(base, "val_loss", level)
-        flops, _ = cost_to(method, "val_loss", level)
-        rows.append(
-            {
-                "fraction": f,
-                "level": level,
-                "base_flops": base_flops,
-                "flops": flops,
-                "speedup": base_flops / flops if flops else None,
-            }
-        )
-    return rows
+from surrogate.report.savings import curves_from_history, speedup_profile, summarise_profile
 
 
 def analyse(result: dict, base: str, method: str) -> dict:
+    """The speed-up profile (surrogate.report.savings.speedup_profile) of ``method``'s curves
+    against ``base``'s, per seed, and its mean, min and max over the seeds that reach each
+    level."""
     curves = result["curves"]
     for name in (base, method):
         if name not in curves:
             raise ValueError(f"no curves named {name!r}; the file has {sorted(curves)}")
     per_seed = {
-        seed: profile(curves[base][seed], curves[method][seed])
+        seed: speedup_profile(
+            curves_from_history({"records": curves[base][seed]}),
+            curves_from_history({"records": curves[method][seed]}),
+        )
         for seed in curves[base]
         if seed in curves[method]
     }
     if not per_seed:
         raise ValueError(f"{base!r} and {method!r} share no seed")
-    summary = []
-    for i, f in enumerate(FRACTIONS):
-        speedups = [rows[i]["speedup"] for rows in per_seed.values()]
-        reached = [s for s in speedups if s is not None]
-        summary.append(
-            {"fraction": f, "reached": f"{len(reached)}/{len(speedups)}", **spread(reached)}
-        )
+    records = [
+        {"loss": "val_loss", "method": method, "seed": seed, **row}
+        for seed, rows in per_seed.items()
+        for row in rows
+    ]
+    summary = [
+        {
+            "fraction": row["fraction"],
+            "reached": f"{row['n_reached']}/{row['n_seeds']}",
+            **(row["speedup"] or {"mean": None, "std": None, "min": None, "max": None}),
+        }
+        for row in summarise_profile(records)
+    ]
     return {"base": base, "method": method, "summary": summary, "per_seed": per_seed}
 
 

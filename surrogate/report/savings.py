@@ -12,6 +12,12 @@ Crossing rule: a run reaches a target at the first record, in step order, whose 
 <= the target; the cost to target is that record's cumulative `flops` and `wall_s`.
 A run that never crosses is reported with `reached: false` and no cost and no saving.
 Saving = 1 - cost_method / cost_baseline at the same target and seed.
+
+Along the run: the same comparison at the losses the baseline has reached after each tenth
+of its FLOPs (the level at fraction f is the lowest loss of its records up to f of its last
+FLOP count; the baseline's cost is where it first reaches that level). It shows where the
+saving is made: on the default run the jumps reach the levels of the high learning rate
+sooner and those of the cosine's decay at the baseline's cost (docs/acceleration.md).
 """
 
 import argparse
@@ -154,13 +160,98 @@ def compute_savings(
                             "test_rel_l2": test_rel_l2.get((method, seed)),
                         }
                     )
+    profile = profile_along(curves, baseline, losses)
     return {
         "baseline": baseline,
         "relative_fraction": fraction,
         "crossing_rule": CROSSING_RULE,
         "records": records,
         "summary": summarise(records),
+        "profile": profile,
+        "profile_summary": summarise_profile(profile),
     }
+
+
+PROFILE_FRACTIONS = tuple(round(0.1 * k, 1) for k in range(1, 11))
+
+
+def levels_along(
+    flops: np.ndarray, loss: np.ndarray, fractions: Sequence[float] = PROFILE_FRACTIONS
+) -> list[float]:
+    """The lowest finite `loss` up to each fraction of the last finite record's FLOPs (before
+    the first finite record: its loss)."""
+    finite = np.isfinite(loss)
+    if not finite.any():
+        raise ValueError("the baseline loss curve has no finite value")
+    flops, loss = flops[finite], loss[finite]
+    out = []
+    for fraction in fractions:
+        upto = loss[flops <= fraction * flops[-1]]
+        out.append(float(upto.min()) if upto.size else float(loss[0]))
+    return out
+
+
+def speedup_profile(
+    base: dict[str, np.ndarray],
+    run: dict[str, np.ndarray],
+    loss: str = "val_loss",
+    fractions: Sequence[float] = PROFILE_FRACTIONS,
+) -> list[dict]:
+    """Per fraction of the baseline's FLOPs: the level it has reached, the FLOPs at which the
+    baseline and `run` (curves_from_history output) first reach it, and the speed-up (None
+    where `run` does not)."""
+    rows = []
+    levels = levels_along(base["flops"], base[loss], fractions)
+    for fraction, level in zip(fractions, levels, strict=True):
+        base_hit = first_crossing(base[loss], level)
+        hit = first_crossing(run[loss], level)
+        base_flops = float(base["flops"][base_hit])
+        flops = None if hit is None else float(run["flops"][hit])
+        rows.append(
+            {
+                "fraction": fraction,
+                "level": level,
+                "baseline_flops": base_flops,
+                "flops": flops,
+                "speedup": _speedup(flops, base_flops),
+            }
+        )
+    return rows
+
+
+def profile_along(
+    curves: dict[tuple[str, int], dict[str, np.ndarray]], baseline: str, losses: Sequence[str]
+) -> list[dict]:
+    """speedup_profile for every loss, method but the baseline, and seed; one record each."""
+    records = []
+    for loss in losses:
+        for (method, seed), run in curves.items():
+            if method == baseline:
+                continue
+            for row in speedup_profile(curves[(baseline, seed)], run, loss):
+                records.append({"loss": loss, "method": method, "seed": seed, **row})
+    return records
+
+
+def summarise_profile(records: list[dict]) -> list[dict]:
+    """Per (loss, method, fraction): the levels' range, seeds reaching them, speed-up stats."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        key = (record["loss"], record["method"], record["fraction"])
+        groups.setdefault(key, []).append(record)
+    return [
+        {
+            "loss": loss,
+            "method": method,
+            "fraction": fraction,
+            "level_min": min(r["level"] for r in group),
+            "level_max": max(r["level"] for r in group),
+            "n_seeds": len(group),
+            "n_reached": sum(r["speedup"] is not None for r in group),
+            "speedup": _stats([r["speedup"] for r in group if r["speedup"] is not None]),
+        }
+        for (loss, method, fraction), group in groups.items()
+    ]
 
 
 def _stats(values: list[float]) -> dict | None:
@@ -273,6 +364,38 @@ def savings_markdown(result: dict) -> str:
                     f"| {_fmt_mean(s['test_rel_l2'], '.4f')} |"
                 )
             lines.append("")
+    for loss in dict.fromkeys(r["loss"] for r in result.get("profile_summary", [])):
+        rows = [r for r in result["profile_summary"] if r["loss"] == loss]
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        lines += [
+            f"## {LOSS_LABELS[loss]}, along the baseline's run",
+            "",
+            f"FLOP speed-up at the lowest {LOSS_LABELS[loss]} `{baseline}` has reached after "
+            "each tenth of its FLOPs (mean [min, max] over the seeds that reach it).",
+            "",
+            "| fraction of the baseline's FLOPs | level | "
+            + " | ".join(f"{m} speed-up" for m in methods)
+            + " |",
+            "|---" * (len(methods) + 2) + "|",
+        ]
+        for fraction in dict.fromkeys(r["fraction"] for r in rows):
+            at = {r["method"]: r for r in rows if r["fraction"] == fraction}
+            first = next(iter(at.values()))
+            cells = []
+            for m in methods:
+                stats, reached = at[m]["speedup"], f"{at[m]['n_reached']}/{at[m]['n_seeds']}"
+                cells.append(
+                    "not reached"
+                    if stats is None
+                    else f"{stats['mean']:.2f}x [{stats['min']:.2f}, {stats['max']:.2f}] "
+                    f"({reached})"
+                )
+            lines.append(
+                f"| {fraction:.1f} | {first['level_min']:.3g}-{first['level_max']:.3g} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines.append("")
     lines += [
         "## Per seed",
         "",

@@ -1,10 +1,9 @@
-"""bench/phases.py: speed-ups along the baseline's curve, on curves with known answers."""
+"""bench/phases.py: the report's speed-up profile on a benchmark's stored curves."""
 
 import json
 
 import pytest
 
-from tests.bench.test_frontier_bench import curve
 from tests.bench.test_training_bench import ROOT, load_bench
 
 
@@ -13,24 +12,24 @@ def phases():
     return load_bench(ROOT / "bench" / "phases.py")
 
 
-# A baseline of 10 steps with a plateau: levels after each tenth of its FLOPs.
+def curve(losses, flops_per_step=10.0, every=1):
+    """Thinned records as bench/training.py stores them: evaluated steps only."""
+    return [
+        {
+            "step": s,
+            "flops": flops_per_step * s,
+            "wall_s": 0.1 * s,
+            "train_loss": v,
+            "val_loss": v,
+            "event": None,
+        }
+        for s, v in enumerate(losses, start=1)
+        if s % every == 0
+    ]
+
+
+# A baseline of 10 steps with a plateau.
 BASE = [1.0, 0.5, 0.4, 0.4, 0.4, 0.3, 0.2, 0.15, 0.1, 0.08]
-
-
-def test_levels_are_the_lowest_loss_so_far_at_each_tenth(phases):
-    assert phases.levels_along(curve(BASE)) == [1.0, 0.5, 0.4, 0.4, 0.4, 0.3, 0.2, 0.15, 0.1, 0.08]
-    # Evaluated at steps 2, 4, ..., 10: a tenth that ends between evaluations keeps the one
-    # before, and the first tenth, before any, the first evaluated loss.
-    assert phases.levels_along(curve(BASE, every=2)) == [
-        0.5, 0.5, 0.5, 0.4, 0.4, 0.3, 0.3, 0.15, 0.15, 0.08
-    ]  # fmt: skip
-
-
-def test_a_curve_twice_as_cheap_is_twice_as_fast_at_every_level(phases):
-    rows = phases.profile(curve(BASE), curve(BASE, flops_per_step=5.0))
-    assert [r["speedup"] for r in rows] == [2.0] * 10
-    # The plateau's level (0.4) is reached first at step 3: 30 FLOPs, not 50.
-    assert [r["base_flops"] for r in rows[2:5]] == [30.0, 30.0, 30.0]
 
 
 def test_a_method_that_stalls_is_not_counted_where_it_never_gets(phases, tmp_path):
@@ -41,11 +40,26 @@ def test_a_method_that_stalls_is_not_counted_where_it_never_gets(phases, tmp_pat
     phases.main([str(path)])
     analysis = json.loads((tmp_path / "training_phases.json").read_text())
     speedups = [r["speedup"] for r in analysis["per_seed"]["0"]]
-    # 1.0 at step 1 for both; 0.5 at step 2 for both; 0.4 at step 3 for both; 0.3 at step 6
-    # for adam, step 4 for dmd; 0.2 and below never for dmd.
+    # Levels 1.0, 0.5, 0.4 (x3, first at step 3), 0.3, 0.2, 0.15, 0.1, 0.08: both runs reach
+    # the first five at the same step; 0.3 adam at step 6, dmd at 4; dmd never gets to 0.2.
     assert speedups == [1.0, 1.0, 1.0, 1.0, 1.0, 1.5, None, None, None, None]
     assert [r["reached"] for r in analysis["summary"]][5:7] == ["1/1", "0/1"]
-    assert analysis["summary"][6]["mean"] is None
+    assert analysis["summary"][5]["mean"] == 1.5 and analysis["summary"][6]["mean"] is None
+
+
+def test_thinned_curves_of_two_seeds_average(phases):
+    # Evaluated every 2 steps; the method's steps cost half: 2x wherever both are evaluated.
+    result = {
+        "curves": {
+            "adam_T10": {s: curve(BASE, every=2) for s in ("0", "1")},
+            "dmd_T10": {"0": curve(BASE, 5.0, every=2), "1": curve(BASE, 2.5, every=2)},
+        }
+    }
+    analysis = phases.analyse(result, "adam_T10", "dmd_T10")
+    assert [r["mean"] for r in analysis["summary"]] == [3.0] * 10
+    assert analysis["summary"][0] == {
+        "fraction": 0.1, "reached": "2/2", "mean": 3.0, "std": 2**0.5, "min": 2.0, "max": 4.0
+    }  # fmt: skip
 
 
 def test_unknown_curve_names_are_refused(phases, tmp_path):

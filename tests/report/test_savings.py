@@ -10,7 +10,10 @@ from surrogate.report.savings import (
     compute_savings,
     curves_from_history,
     first_crossing,
+    levels_along,
     main,
+    savings_markdown,
+    speedup_profile,
     target_loss,
 )
 
@@ -113,6 +116,43 @@ def test_summary_over_seeds():
     assert relative["min"] == pytest.approx(1 - 260 / 510)
     sgd = summary[("sgd", "baseline_final")]
     assert (sgd["n_reached"], sgd["flops_saving"], sgd["test_rel_l2"]) == (0, None, None)
+
+
+def test_levels_along_are_the_lowest_loss_so_far_at_each_tenth():
+    flops = 10.0 * np.arange(1, 11)
+    loss = np.array([np.nan, 1.0, 0.5, 0.5, 0.5, 0.3, np.nan, 0.2, 0.1, 0.08])
+    # Before the first finite record (the first tenth): its loss; NaN records are skipped.
+    assert levels_along(flops, loss) == [1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.2, 0.1, 0.08]
+    # The plateau at 0.5 is first reached at step 3 (30 FLOPs); a run twice as cheap per
+    # step on the same curve is twice as fast at every level.
+    base = {"flops": flops, "val_loss": loss}
+    rows = speedup_profile(base, {"flops": flops / 2, "val_loss": loss})
+    assert [r["baseline_flops"] for r in rows[2:5]] == [30.0, 30.0, 30.0]
+    assert [r["speedup"] for r in rows] == [2.0] * 10
+    with pytest.raises(ValueError, match="no finite value"):
+        levels_along(flops, np.full(10, np.nan))
+
+
+def test_profile_along_the_baseline_known_answers():
+    result = compute_savings(runs(), {}, "adam", losses=["val_loss"])
+    # Seed 0: adam's level after f of its 1000 FLOPs is 1/(100 f), reached at step 100 f;
+    # dmd's 1/(2k) reaches it at step 50 f: 2x at every tenth. Seed 1: the same curves, adam's
+    # steps twice the FLOPs: 2x. sgd (0.5 + 1/k) never gets down to 0.1.
+    dmd = [r for r in result["profile"] if r["method"] == "dmd"]
+    assert len(dmd) == 20 and [r["speedup"] for r in dmd] == pytest.approx([2.0] * 20)
+    seed0 = [r for r in dmd if r["seed"] == 0]
+    assert [r["level"] for r in seed0] == pytest.approx(
+        [1 / (100 * f) for f in np.arange(1, 11) / 10]
+    )
+    assert [r["flops"] for r in seed0] == [50.0 * k for k in range(1, 11)]
+    assert not any(r["method"] == "adam" for r in result["profile"])
+    summary = {(r["method"], r["fraction"]): r for r in result["profile_summary"]}
+    assert summary[("dmd", 0.5)]["speedup"]["mean"] == pytest.approx(2.0)
+    assert (summary[("dmd", 0.5)]["n_reached"], summary[("sgd", 0.5)]["n_reached"]) == (2, 0)
+    assert summary[("sgd", 0.5)]["speedup"] is None
+    markdown = savings_markdown(result)
+    assert "## validation loss, along the baseline's run" in markdown
+    assert "| 0.5 | 0.02-0.02 | 2.00x [2.00, 2.00] (2/2) | not reached |" in markdown
 
 
 def test_missing_baseline_is_a_value_error():
