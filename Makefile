@@ -57,7 +57,7 @@ bench: $(STAMP)
 	$(PY) bench/phases.py bench/results/training.json
 	for h in 0.5 0.75; do \
 		$(PY) bench/frontier.py --budgets 26000 --spec "{\"optimizer\": {\"hold\": $$h}}" --out bench/results/frontier_b1024_hold$$h.json && \
-		$(PY) bench/phases.py bench/results/frontier_b1024_hold$$h.json --base adam_T26000 --method dmd_T26000; \
+		$(PY) bench/phases.py bench/results/frontier_b1024_hold$$h.json --base adam_T26000 --method dmd_T26000 || exit 1; \
 	done
 	$(PY) bench/training.py --moments $(OLD) --out bench/results/training_batch4096.json
 	$(PY) bench/frontier.py --out bench/results/frontier_spread.json \

@@ -18,6 +18,7 @@ runs of several earlier outputs (another learning rate, say: a baseline tuned pe
 """
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from training import (
 
 from surrogate.methods import scaled_windows
 from surrogate.parallel import run_jobs
-from surrogate.spec import resolve_spec
+from surrogate.spec import DEFAULTS, resolve_spec
 
 
 def variant_settings(settings: dict, budgets: list[int]) -> dict[int, dict]:
@@ -75,6 +76,18 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
 NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples", "steps")
 
 
+def with_defaults(spec: dict) -> dict:
+    """``spec`` with the keys added to the defaults since it was stored (``optimizer.hold``,
+    say) filled in, sections merged one level deep; its other values kept as they are."""
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in spec.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = out[key] | value
+        else:
+            out[key] = value
+    return out
+
+
 def reused_adam(
     path: str, dataset: str, spec: dict, budgets: list[int], seeds: list[int]
 ) -> tuple[dict, dict]:
@@ -83,8 +96,8 @@ def reused_adam(
     earlier = json.loads(Path(path).read_text())
     if earlier["dataset"] != dataset:
         raise ValueError(f"{path} was run on {earlier['dataset']}, not {dataset}")
-    theirs = {k: v for k, v in earlier["spec"].items() if k not in NOT_ADAM}
-    ours = {k: v for k, v in spec.items() if k not in NOT_ADAM}
+    theirs = {k: v for k, v in with_defaults(earlier["spec"]).items() if k not in NOT_ADAM}
+    ours = {k: v for k, v in with_defaults(spec).items() if k not in NOT_ADAM}
     differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
     if differ:
         raise ValueError(f"{path} was run with another spec (keys {differ} differ)")

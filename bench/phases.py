@@ -19,6 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
+from training import write_result
+
 from surrogate.report.savings import curves_from_history, speedup_profile, summarise_profile
 
 
@@ -67,7 +69,7 @@ def markdown(analysis: dict) -> str:
     for i, row in enumerate(analysis["summary"]):
         cells = [analysis["per_seed"][s][i] for s in seeds]
         levels = [c["level"] for c in cells]
-        speed = [f"{c['speedup']:.2f}" if c["speedup"] else "-" for c in cells]
+        speed = [f"{c['speedup']:.2f}" if c["speedup"] is not None else "-" for c in cells]
         mean = f"{row['mean']:.2f}" if row["mean"] is not None else "-"
         lines.append(
             f"| {row['fraction']:.1f} | {min(levels):.5f}-{max(levels):.5f} | "
@@ -91,7 +93,7 @@ def main(argv=None):
         parser.error(f"{path}: {err}")
     analysis["source"] = str(path)
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}_phases.json")
-    out.write_text(json.dumps(analysis, indent=1))
+    write_result(out, analysis)
     print(markdown(analysis))
     print(f"wrote {out}")
 

@@ -295,7 +295,11 @@ def main(argv=None):
     rates = dict.fromkeys((lr, *LR_SWEEP))  # the config's rate first, each rate once
     grid = [(x, sched) for x in rates for sched in SCHEDULES]
     grid = [g for g in grid if g != (lr, spec["optimizer"]["schedule"])]  # that is "adam"
-    sweep = {f"adam_lr{x:g}_{sched}": with_opt(lr=x, schedule=sched) for x, sched in grid}
+    # A cosine keeps the spec's hold (train.optimizer.hold); a constant rate has none.
+    held = {"cosine": {}, "constant": {"hold": 0.0}}
+    sweep = {
+        f"adam_lr{x:g}_{sched}": with_opt(lr=x, schedule=sched, **held[sched]) for x, sched in grid
+    }
     jobs += [(name, "adam", args.seeds[0], s, args.dataset) for name, s in sweep.items()]
     if args.moments:
         for policy in MOMENT_POLICIES:
@@ -312,7 +316,7 @@ def main(argv=None):
         (x, sched): final_val(runs[f"adam_lr{x:g}_{sched}"][first]["records"]) for x, sched in grid
     }
     best_lr, best_schedule = min(finals, key=lambda g: _finite_or_inf(finals[g]))
-    tuned = with_opt(lr=best_lr, schedule=best_schedule)
+    tuned = sweep.get(f"adam_lr{best_lr:g}_{best_schedule}", spec)
 
     def tuned_dmd(policy):
         return tuned | {"dmd": tuned["dmd"] | {"moments": policy}}

@@ -113,6 +113,11 @@ def resolve_spec(given: dict | None = None) -> dict:
     hold = spec["optimizer"]["hold"]
     if isinstance(hold, bool) or not isinstance(hold, int | float) or not 0 <= hold < 1:
         raise ValueError(f"train.optimizer.hold must be in [0, 1), got {hold!r}")
+    if hold and spec["optimizer"]["schedule"] != "cosine":
+        raise ValueError(
+            f"train.optimizer.hold {hold!r} holds the rate before a cosine; it needs schedule "
+            f"'cosine', got {spec['optimizer']['schedule']!r} (set hold to 0)"
+        )
     if not spec["methods"] or not spec["seeds"]:
         raise ValueError("train.methods and train.seeds must not be empty")
     # Imported here: the method factories need torch, the rest of this module does not.

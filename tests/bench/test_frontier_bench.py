@@ -134,6 +134,29 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     assert "has no Adam run of 80 steps for seed 1" in done.stderr
 
 
+def test_adam_runs_stored_before_a_new_setting_are_reused(frontier, tmp_path):
+    # A file stored before train.optimizer.hold existed: its spec lacks the key, whose
+    # default (0) is what it ran with.
+    spec = frontier.resolve_spec({})
+    old = json.loads(json.dumps(spec))
+    del old["optimizer"]["hold"], old["threads"]
+    stored = {
+        "dataset": "d.npz",
+        "spec": old,
+        "curves": {"adam_T40": {"0": curve([1.0, 0.5])}},
+        "final": {"adam_T40": {"0": {"val_loss": 0.5}}},
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(stored))
+    curves, finals = frontier.reused_adam(str(path), "d.npz", spec, [40], [0])
+    assert curves[40][0] == stored["curves"]["adam_T40"]["0"]
+    assert finals == {"adam_T40": {"0": {"val_loss": 0.5}}}
+    # A value that differs from the default it ran with is still refused.
+    held = frontier.resolve_spec({"optimizer": {"hold": 0.5}})
+    with pytest.raises(ValueError, match=r"keys \['optimizer'\] differ"):
+        frontier.reused_adam(str(path), "d.npz", held, [40], [0])
+
+
 def test_bench_names_a_bad_variant(tmp_path):
     variants = json.dumps({"dmd": {"moments": "forget"}})
     done = run_bench("frontier", "--variants", variants, "--out", str(tmp_path / "f.json"))

@@ -28,8 +28,8 @@ def curve(losses, flops_per_step=10.0, every=1):
     ]
 
 
-# A baseline of 10 steps with a plateau.
-BASE = [1.0, 0.5, 0.4, 0.4, 0.4, 0.3, 0.2, 0.15, 0.1, 0.08]
+# A baseline of 10 steps that rises twice (the levels keep the lowest loss so far).
+BASE = [1.0, 0.5, 0.4, 0.45, 0.4, 0.3, 0.35, 0.15, 0.2, 0.08]
 
 
 def test_a_method_that_stalls_is_not_counted_where_it_never_gets(phases, tmp_path):
@@ -40,11 +40,11 @@ def test_a_method_that_stalls_is_not_counted_where_it_never_gets(phases, tmp_pat
     phases.main([str(path)])
     analysis = json.loads((tmp_path / "training_phases.json").read_text())
     speedups = [r["speedup"] for r in analysis["per_seed"]["0"]]
-    # Levels 1.0, 0.5, 0.4 (x3, first at step 3), 0.3, 0.2, 0.15, 0.1, 0.08: both runs reach
-    # the first five at the same step; 0.3 adam at step 6, dmd at 4; dmd never gets to 0.2.
-    assert speedups == [1.0, 1.0, 1.0, 1.0, 1.0, 1.5, None, None, None, None]
-    assert [r["reached"] for r in analysis["summary"]][5:7] == ["1/1", "0/1"]
-    assert analysis["summary"][5]["mean"] == 1.5 and analysis["summary"][6]["mean"] is None
+    # Levels 1.0, 0.5, 0.4 (x3, first at step 3), 0.3 (x2), 0.15 (x2), 0.08: both runs reach
+    # the first five at the same step; 0.3 adam at step 6, dmd at 4; dmd never gets to 0.15.
+    assert speedups == [1.0, 1.0, 1.0, 1.0, 1.0, 1.5, 1.5, None, None, None]
+    assert [r["reached"] for r in analysis["summary"]][6:8] == ["1/1", "0/1"]
+    assert analysis["summary"][6]["mean"] == 1.5 and analysis["summary"][7]["mean"] is None
 
 
 def test_thinned_curves_of_two_seeds_average(phases):

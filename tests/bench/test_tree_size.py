@@ -8,7 +8,8 @@ import pytest
 from tests.bench.test_training_bench import ROOT
 
 # bench/gpu.sh runs on a machine that receives the working tree (at most 64 MiB) with
-# results/plume/dataset.npz carried beside it: 1000 fields of 2145 float64 values, 17.4 MB.
+# results/plume/dataset.npz carried beside it: 1000 fields of 2145 float64 values, 17.4 MB
+# as the default config makes it (a constant: a checkout's own dataset may be another one).
 TRAVEL_LIMIT = 64 * 2**20
 DEFAULT_DATASET = 17_362_736
 

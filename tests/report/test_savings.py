@@ -120,9 +120,10 @@ def test_summary_over_seeds():
 
 def test_levels_along_are_the_lowest_loss_so_far_at_each_tenth():
     flops = 10.0 * np.arange(1, 11)
-    loss = np.array([np.nan, 1.0, 0.5, 0.5, 0.5, 0.3, np.nan, 0.2, 0.1, 0.08])
-    # Before the first finite record (the first tenth): its loss; NaN records are skipped.
-    assert levels_along(flops, loss) == [1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.2, 0.1, 0.08]
+    loss = np.array([np.nan, 1.0, 0.5, 0.6, 0.5, 0.3, 0.35, 0.2, 0.25, 0.08])
+    # Before the first finite record (the first tenth): its loss; NaN records are skipped and
+    # a rise (0.6, 0.35, 0.25) keeps the lowest loss so far.
+    assert levels_along(flops, loss) == [1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.2, 0.2, 0.08]
     # The plateau at 0.5 is first reached at step 3 (30 FLOPs); a run twice as cheap per
     # step on the same curve is twice as fast at every level.
     base = {"flops": flops, "val_loss": loss}

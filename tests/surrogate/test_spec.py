@@ -49,6 +49,7 @@ def test_partial_spec_is_merged_over_defaults():
         ({"optimizer": {"batch_size": -1}}, "batch_size must be an integer >= 0, got -1"),
         ({"optimizer": {"hold": 1}}, r"hold must be in \[0, 1\), got 1"),
         ({"optimizer": {"hold": -0.5}}, r"hold must be in \[0, 1\), got -0.5"),
+        ({"optimizer": {"hold": 0.5, "schedule": "constant"}}, "needs schedule 'cosine'"),
         ({"dmd": 3}, "train.dmd must be a mapping"),
         ({"methods": []}, "must not be empty"),
         # Method settings fail here, before any data is loaded, as the methods raise them.
