@@ -20,6 +20,7 @@ def curve(losses, flops_per_step=10.0, every=1):
             "step": s,
             "flops": flops_per_step * s,
             "wall_s": 0.1 * s,
+            "train_loss": v,
             "val_loss": v if s % every == 0 else None,
             "event": None,
         }

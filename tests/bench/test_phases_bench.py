@@ -4,28 +4,13 @@ import json
 
 import pytest
 
+from tests.bench.test_frontier_bench import curve
 from tests.bench.test_training_bench import ROOT, load_bench
 
 
 @pytest.fixture
 def phases():
     return load_bench(ROOT / "bench" / "phases.py")
-
-
-def curve(losses, flops_per_step=10.0, every=1):
-    """Thinned records as bench/training.py stores them: evaluated steps only."""
-    return [
-        {
-            "step": s,
-            "flops": flops_per_step * s,
-            "wall_s": 0.1 * s,
-            "train_loss": v,
-            "val_loss": v,
-            "event": None,
-        }
-        for s, v in enumerate(losses, start=1)
-        if s % every == 0
-    ]
 
 
 # A baseline of 10 steps that rises twice (the levels keep the lowest loss so far).
@@ -48,7 +33,7 @@ def test_a_method_that_stalls_is_not_counted_where_it_never_gets(phases, tmp_pat
 
 
 def test_thinned_curves_of_two_seeds_average(phases):
-    # Evaluated every 2 steps; the method's steps cost half: 2x wherever both are evaluated.
+    # Evaluated every 2 steps; the method's steps cost a half (seed 0) and a quarter (seed 1).
     result = {
         "curves": {
             "adam_T10": {s: curve(BASE, every=2) for s in ("0", "1")},
