@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) bench/training.py --moments
 	$(PY) bench/koopman_method.py --spec '{"check_points": 8192}'
 	$(PY) bench/phases.py bench/results/training.json
+	$(PY) bench/averaging.py
 	for h in 0.5 0.75; do \
 		$(PY) bench/frontier.py --budgets 26000 --spec "{\"optimizer\": {\"hold\": $$h}}" --out bench/results/frontier_b1024_hold$$h.json && \
 		$(PY) bench/phases.py bench/results/frontier_b1024_hold$$h.json --base adam_T26000 --method dmd_T26000 || exit 1; \

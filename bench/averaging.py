@@ -1,0 +1,184 @@
+"""Benchmark: the jumps against, and on top of, an exponential average of the weights.
+
+    .venv/bin/python bench/averaging.py --dataset results/plume/dataset.npz \\
+        --seeds 0 1 2 --out bench/results/averaging.json     # 10 min on a slow 2-core CPU
+
+bench/phases.py shows that on the default run the jumps reach the losses of the high
+learning rate sooner and those of the cosine's decay at Adam's cost. Part of what a jump does
+(landing on the mean of averaged snapshots) is what averaging the weights does, which lowers
+the loss of a noisy iterate without moving it. This trains Adam and the DMD method as
+surrogate.train does (the same spec, initial weights, batches and schedule; every run's
+history is the workflow's) and keeps, beside each run's weights, exponential moving averages
+of them (decays ``--decays``), whose validation loss is measured whenever the run's is. An
+average is charged 3 FLOPs per parameter and step (scale, scale, add) on top of the run it
+follows; it is never fed back into training.
+
+Speed-ups along the run, as bench/phases.py computes them (surrogate.report.savings), for:
+each average against plain Adam, the DMD method against Adam, and the DMD method's average
+against Adam's average of the same decay (what the jumps add on top of averaging).
+"""
+
+import argparse
+import copy
+import json
+import sys
+from functools import partial
+from pathlib import Path
+
+import torch
+from training import machine, spread, write_result
+
+from surrogate.data import load_dataset
+from surrogate.flops import optimizer_flops
+from surrogate.methods import build_method
+from surrogate.parallel import run_jobs
+from surrogate.problems import make_problem
+from surrogate.report.savings import PROFILE_FRACTIONS, curves_from_history, speedup_profile
+from surrogate.spec import resolve_spec
+from surrogate.train import cosine_factor
+
+AVERAGE_FLOPS_PER_PARAMETER = 3
+
+
+def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
+    """One run of ``method`` and its averages: curve name -> records (evaluated steps)."""
+    method, seed, spec, dataset, decays = job
+    torch.set_num_threads(spec["threads"] or 1)
+    device = torch.device(spec["device"])
+    problem = make_problem(load_dataset(dataset), spec, device, seed)
+    torch.manual_seed(seed)
+    model = problem.network(spec).to(device)
+    optimizer, accel = build_method(method, model, spec, problem)
+    step_flops = problem.step_flops(model) + optimizer_flops(optimizer)
+    scheduler = None
+    if spec["optimizer"]["schedule"] == "cosine":
+        factor = partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    averages = {d: [p.detach().clone() for p in model.parameters()] for d in decays}
+    shadow = copy.deepcopy(model)
+    n_params = sum(p.numel() for p in model.parameters())
+    curves = {method: [], **{f"{method}_ema{d:g}": [] for d in decays}}
+    flops = 0
+    for step in range(1, spec["steps"] + 1):
+        optimizer.zero_grad(set_to_none=True)
+        loss = problem.train_loss(model, generator)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        flops += step_flops
+        if accel is not None:
+            spent = accel.flops
+            accel.step(lambda: problem.check_loss(model))
+            flops += accel.flops - spent
+        with torch.no_grad():
+            for d, average in averages.items():
+                for value, p in zip(average, model.parameters(), strict=True):
+                    value.lerp_(p, 1 - d)  # d * value + (1 - d) * p: 3 FLOPs a parameter
+        if step % spec["eval_every"]:
+            continue
+        with torch.no_grad():
+            record = {"step": step, "flops": flops, "wall_s": 0.0, "event": None}
+            val = float(problem.loss(model, "val"))
+            curves[method].append(record | {"train_loss": float(loss), "val_loss": val})
+            for d, average in averages.items():
+                for target, value in zip(shadow.parameters(), average, strict=True):
+                    target.copy_(value)
+                charged = flops + AVERAGE_FLOPS_PER_PARAMETER * n_params * step
+                val = float(problem.loss(shadow, "val"))
+                curves[f"{method}_ema{d:g}"].append(
+                    record | {"flops": charged, "train_loss": None, "val_loss": val}
+                )
+    return method, seed, curves
+
+
+def profile_table(curves: dict, base: str, run: str, seeds: list[int]) -> dict:
+    """speedup_profile of ``run``'s curves against ``base``'s, per seed and summarised."""
+    per_seed = {
+        str(s): speedup_profile(
+            curves_from_history({"records": curves[base][str(s)]}),
+            curves_from_history({"records": curves[run][str(s)]}),
+        )
+        for s in seeds
+    }
+    summary = []
+    for i, fraction in enumerate(PROFILE_FRACTIONS):
+        values = [rows[i]["speedup"] for rows in per_seed.values()]
+        reached = [v for v in values if v is not None]
+        summary.append({"fraction": fraction, "reached": f"{len(reached)}/{len(values)}"})
+        summary[-1] |= spread(reached)
+    return {"base": base, "run": run, "summary": summary, "per_seed": per_seed}
+
+
+def comparisons(decays: list[float]) -> list[tuple[str, str]]:
+    pairs = [("adam", "dmd")]
+    for d in decays:
+        pairs += [("adam", f"adam_ema{d:g}"), (f"adam_ema{d:g}", f"dmd_ema{d:g}")]
+    return pairs
+
+
+def markdown(profiles: list[dict]) -> str:
+    lines = [
+        "| Adam's FLOPs so far | "
+        + " | ".join(f"{p['run']} vs {p['base']}" for p in profiles)
+        + " |",
+        "|---" * (len(profiles) + 1) + "|",
+    ]
+    for i, fraction in enumerate(PROFILE_FRACTIONS):
+        cells = []
+        for p in profiles:
+            row = p["summary"][i]
+            cells.append("-" if row["mean"] is None else f"{row['mean']:.2f} ({row['reached']})")
+        lines.append(f"| {fraction:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="results/plume/dataset.npz")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--decays", type=float, nargs="+", default=[0.99, 0.998])
+    parser.add_argument("--spec", default="{}", help="train spec (JSON) over the defaults")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
+    parser.add_argument("--out", default="bench/results/averaging.json")
+    args = parser.parse_args(argv)
+    try:
+        spec = resolve_spec(json.loads(args.spec))
+    except (json.JSONDecodeError, ValueError) as err:
+        parser.error(f"--spec: {err}")
+    bad = [d for d in args.decays if not 0 < d < 1]
+    if bad:
+        parser.error(f"--decays must lie in (0, 1), got {bad}")
+    if not Path(args.dataset).exists():
+        parser.error(f"--dataset {args.dataset} does not exist (make it with `make run`)")
+    spec["device"] = "cpu"  # one torch thread per run, as bench/training.py
+    jobs = [(m, s, spec, args.dataset, args.decays) for m in ("adam", "dmd") for s in args.seeds]
+    curves: dict[str, dict[str, list]] = {}
+    for _, seed, by_name in run_jobs(train_with_averages, jobs, workers=args.jobs, desc="runs"):
+        for name, records in by_name.items():
+            curves.setdefault(name, {})[str(seed)] = records
+    profiles = [profile_table(curves, b, r, args.seeds) for b, r in comparisons(args.decays)]
+    finals = {
+        name: [by_seed[str(s)][-1]["val_loss"] for s in args.seeds]
+        for name, by_seed in curves.items()
+    }
+    result = {
+        "dataset": args.dataset,
+        "spec": spec,
+        "seeds": args.seeds,
+        "decays": args.decays,
+        "machine": machine("cpu"),
+        "final_val_loss": finals,
+        "profiles": profiles,
+        "curves": curves,
+    }
+    write_result(args.out, result)
+    print(markdown(profiles))
+    for name, values in finals.items():
+        print(f"{name}: final validation loss " + " / ".join(f"{v:.5f}" for v in values))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
