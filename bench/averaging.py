@@ -22,20 +22,16 @@ import argparse
 import copy
 import json
 import sys
-from functools import partial
 from pathlib import Path
 
 import torch
 from training import machine, spread, write_result
 
 from surrogate.data import load_dataset
-from surrogate.flops import optimizer_flops
-from surrogate.methods import build_method
 from surrogate.parallel import run_jobs
-from surrogate.problems import make_problem
 from surrogate.report.savings import PROFILE_FRACTIONS, curves_from_history, speedup_profile
 from surrogate.spec import resolve_spec
-from surrogate.train import cosine_factor
+from surrogate.train import set_up, train_step
 
 AVERAGE_FLOPS_PER_PARAMETER = 3
 
@@ -45,33 +41,18 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
     method, seed, spec, dataset, decays = job
     torch.set_num_threads(spec["threads"] or 1)
     device = torch.device(spec["device"])
-    problem = make_problem(load_dataset(dataset), spec, device, seed)
-    torch.manual_seed(seed)
-    model = problem.network(spec).to(device)
-    optimizer, accel = build_method(method, model, spec, problem)
-    step_flops = problem.step_flops(model) + optimizer_flops(optimizer)
-    scheduler = None
-    if spec["optimizer"]["schedule"] == "cosine":
-        factor = partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    run = set_up(load_dataset(dataset), method, seed, spec, device)
+    problem, model = run.problem, run.model
     averages = {d: [p.detach().clone() for p in model.parameters()] for d in decays}
     shadow = copy.deepcopy(model)
     n_params = sum(p.numel() for p in model.parameters())
     curves = {method: [], **{f"{method}_ema{d:g}": [] for d in decays}}
     flops = 0
     for step in range(1, spec["steps"] + 1):
-        optimizer.zero_grad(set_to_none=True)
-        loss = problem.train_loss(model, generator)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        flops += step_flops
-        if accel is not None:
-            spent = accel.flops
-            accel.step(lambda: problem.check_loss(model))
-            flops += accel.flops - spent
+        loss, spent, _ = train_step(
+            problem, model, run.optimizer, run.scheduler, run.accel, run.generator
+        )
+        flops += run.step_flops + spent
         with torch.no_grad():
             for d, average in averages.items():
                 for value, p in zip(average, model.parameters(), strict=True):

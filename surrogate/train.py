@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +43,63 @@ def cosine_factor(k: int, steps: int, hold: float = 0.0) -> float:
     if k <= start:
         return 1.0
     return 0.5 * (1.0 + math.cos(math.pi * min(k - start, steps - start) / (steps - start)))
+
+
+@dataclass
+class RunSetUp:
+    """What a training run starts from: its problem, initial model (seeded), method,
+    schedule, batch generator and the FLOPs of one step."""
+
+    problem: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    accel: object
+    scheduler: object
+    generator: torch.Generator
+    step_flops: int
+
+
+def set_up(data, method: str, seed: int, spec: dict, device: torch.device) -> RunSetUp:
+    """A run of ``method`` with ``seed``: every method of a seed starts from the same weights
+    and draws the same batches."""
+    problem = make_problem(data, spec, device, seed)
+    torch.manual_seed(seed)
+    model = problem.network(spec).to(device)
+    optimizer, accel = build_method(method, model, spec, problem)
+    return RunSetUp(
+        problem=problem,
+        model=model,
+        optimizer=optimizer,
+        accel=accel,
+        scheduler=make_scheduler(optimizer, spec),
+        generator=torch.Generator(device=device).manual_seed(seed),
+        step_flops=problem.step_flops(model) + optimizer_flops(optimizer),
+    )
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict):
+    """The learning-rate schedule of ``spec`` (train.optimizer), or None for a constant rate."""
+    if spec["optimizer"]["schedule"] != "cosine":
+        return None
+    factor = partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_step(problem, model, optimizer, scheduler, accel, generator):
+    """One step of a method: backprop on a batch, the optimizer and schedule, then the
+    accelerator's step if any. Returns (the batch loss, the accelerator's FLOPs in this step,
+    its event or None); the step's own FLOPs are the caller's ``step_flops``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = problem.train_loss(model, generator)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    if accel is None:
+        return loss, 0, None
+    spent = accel.flops
+    event = accel.step(lambda: problem.check_loss(model))
+    return loss, accel.flops - spent, event
 
 
 def _fingerprint(method: str, seed: int, spec: dict, n_samples: int) -> str:
@@ -72,17 +130,9 @@ def run_training(
         torch.set_num_threads(spec["threads"])
     device = pick_device(spec["device"])
     data = load_dataset(dataset)
-    problem = make_problem(data, spec, device, seed)
-    torch.manual_seed(seed)
-    model = problem.network(spec).to(device)
-    optimizer, accel = build_method(method, model, spec, problem)
-    step_flops = problem.step_flops(model) + optimizer_flops(optimizer)
-    scheduler = None
-    if spec["optimizer"]["schedule"] == "cosine":
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
-        )
-    generator = torch.Generator(device=device).manual_seed(seed)
+    run = set_up(data, method, seed, spec, device)
+    problem, model, optimizer, accel = run.problem, run.model, run.optimizer, run.accel
+    scheduler, generator, step_flops = run.scheduler, run.generator, run.step_flops
     fingerprint = _fingerprint(method, seed, spec, data.params.shape[0])
 
     step, flops, wall, records = 0, 0, 0.0, []
@@ -144,18 +194,8 @@ def run_training(
     while step < n_steps:
         step += 1
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = problem.train_loss(model, generator)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        flops += step_flops
-        event = None
-        if accel is not None:
-            spent = accel.flops
-            event = accel.step(lambda: problem.check_loss(model))
-            flops += accel.flops - spent
+        loss, spent, event = train_step(problem, model, optimizer, scheduler, accel, generator)
+        flops += step_flops + spent
         wall += time.perf_counter() - start
         # Monitoring: neither timed nor charged (every method would pay it alike).
         val = problem.loss(model, "val") if step % spec["eval_every"] == 0 else None
