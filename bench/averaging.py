@@ -1,17 +1,18 @@
 """Benchmark: the jumps against, and on top of, an exponential average of the weights.
 
     .venv/bin/python bench/averaging.py --dataset results/plume/dataset.npz \\
-        --seeds 0 1 2 --out bench/results/averaging.json     # 10 min on a slow 2-core CPU
+        --seeds 0 1 2 --out bench/results/averaging.json  # 24 min on a slow 2-core CPU (+ CI)
 
 bench/phases.py shows that on the default run the jumps reach the losses of the high
 learning rate sooner and those of the cosine's decay at Adam's cost. Part of what a jump does
 (landing on the mean of averaged snapshots) is what averaging the weights does, which lowers
 the loss of a noisy iterate without moving it. This trains Adam and the DMD method as
-surrogate.train does (the same spec, initial weights, batches and schedule; every run's
-history is the workflow's) and keeps, beside each run's weights, exponential moving averages
-of them (decays ``--decays``), whose validation loss is measured whenever the run's is. An
-average is charged 3 FLOPs per parameter and step (scale, scale, add) on top of the run it
-follows; it is never fed back into training.
+surrogate.train does (the same spec, initial weights, batches and schedule: every run's
+validation losses and FLOPs at the evaluated steps are the workflow's; the runs go to
+train.steps, so flop_budget and stop_val_loss must be 0) and keeps, beside each run's
+weights, exponential moving averages of them (decays ``--decays``), whose validation loss is
+measured whenever the run's is. An average is charged 3 FLOPs per parameter and step
+(subtract, scale, add) on top of the run it follows; it is never fed back into training.
 
 Speed-ups along the run, as bench/phases.py computes them (surrogate.report.savings), for:
 each average against plain Adam, the DMD method against Adam, and the DMD method's average
@@ -39,7 +40,8 @@ AVERAGE_FLOPS_PER_PARAMETER = 3
 def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
     """One run of ``method`` and its averages: curve name -> records (evaluated steps)."""
     method, seed, spec, dataset, decays = job
-    torch.set_num_threads(spec["threads"] or 1)
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     run = set_up(load_dataset(dataset), method, seed, spec, device)
     problem, model = run.problem, run.model
@@ -60,6 +62,7 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
         if step % spec["eval_every"]:
             continue
         with torch.no_grad():
+            # The curves keep evaluated steps only, and no events or timings.
             record = {"step": step, "flops": flops, "wall_s": 0.0, "event": None}
             val = float(problem.loss(model, "val"))
             curves[method].append(record | {"train_loss": float(loss), "val_loss": val})
@@ -125,12 +128,20 @@ def main(argv=None):
     parser.add_argument("--out", default="bench/results/averaging.json")
     args = parser.parse_args(argv)
     try:
-        spec = resolve_spec(json.loads(args.spec))
+        given = json.loads(args.spec)
+        if not isinstance(given, dict):
+            raise ValueError(f"must be a JSON object, got {args.spec!r}")
+        spec = resolve_spec(given)
     except (json.JSONDecodeError, ValueError) as err:
         parser.error(f"--spec: {err}")
+    if spec["flop_budget"] or spec["stop_val_loss"]:
+        parser.error("--spec: the runs go to train.steps; flop_budget and stop_val_loss must be 0")
     bad = [d for d in args.decays if not 0 < d < 1]
     if bad:
         parser.error(f"--decays must lie in (0, 1), got {bad}")
+    names = [f"{d:g}" for d in args.decays]
+    if len(set(names)) < len(names):
+        parser.error(f"--decays must differ in their first 6 digits, got {names}")
     if not Path(args.dataset).exists():
         parser.error(f"--dataset {args.dataset} does not exist (make it with `make run`)")
     spec["device"] = "cpu"  # one torch thread per run, as bench/training.py

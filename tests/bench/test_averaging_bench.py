@@ -50,6 +50,17 @@ def test_an_average_is_charged_and_an_instant_one_is_the_run(result):
     for raw, avg in zip(adam, instant, strict=True):
         assert avg["flops"] == raw["flops"] + 3 * n_params * raw["step"]
         assert avg["val_loss"] == pytest.approx(raw["val_loss"], rel=1e-5)
+    dmd, dmd_instant = result["curves"]["dmd"]["0"], result["curves"]["dmd_ema1e-09"]["0"]
+    assert [r["val_loss"] for r in dmd_instant] == pytest.approx(
+        [r["val_loss"] for r in dmd], rel=1e-5
+    )
+    # Its speed-up over the run it follows: FLOPs at the same step, the run's over the run's
+    # plus the charge (the levels are the run's own losses, reached at the same steps).
+    row = result["profiles"][1]["per_seed"]["0"][-1]
+    step = next(r["step"] for r in adam if r["flops"] == row["baseline_flops"])
+    assert row["speedup"] == pytest.approx(
+        row["baseline_flops"] / (row["baseline_flops"] + 3 * n_params * step)
+    )
     # A slow average lags the run: early on its loss is higher.
     slow = result["curves"]["adam_ema0.9"]["0"]
     assert slow[0]["val_loss"] > adam[0]["val_loss"]
@@ -63,6 +74,15 @@ def test_an_average_is_charged_and_an_instant_one_is_the_run(result):
     ]
 
 
-def test_bad_decays_are_refused(tmp_path):
-    done = run_bench("averaging", "--decays", "1.0", "--out", str(tmp_path / "a.json"))
-    assert done.returncode == 2 and "--decays must lie in (0, 1), got [1.0]" in done.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--decays", "1.0"], "--decays must lie in (0, 1), got [1.0]"),
+        (["--decays", "0.99999991", "0.99999992"], "must differ in their first 6 digits"),
+        (["--spec", "null"], "--spec: must be a JSON object, got 'null'"),
+        (["--spec", '{"flop_budget": 1e9}'], "flop_budget and stop_val_loss must be 0"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, args, message):
+    done = run_bench("averaging", *args, "--out", str(tmp_path / "a.json"))
+    assert done.returncode == 2 and message in done.stderr
