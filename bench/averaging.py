@@ -14,7 +14,7 @@ weights, exponential moving averages of them (decays ``--decays``), whose valida
 measured whenever the run's is. An average is charged 3 FLOPs per parameter and step
 (subtract, scale, add) on top of the run it follows; it is never fed back into training.
 
-Speed-ups along the run, as bench/phases.py computes them (surrogate.report.savings), for:
+Speed-ups along the run, by bench/phases.py's analyse (surrogate.report.savings), for:
 each average against plain Adam, the DMD method against Adam, and the DMD method's average
 against Adam's average of the same decay (what the jumps add on top of averaging).
 """
@@ -26,13 +26,14 @@ import sys
 from pathlib import Path
 
 import torch
-from training import machine, spread, write_result
+from phases import analyse
+from training import machine, write_result
 
 from surrogate.data import load_dataset
 from surrogate.parallel import run_jobs
-from surrogate.report.savings import PROFILE_FRACTIONS, curves_from_history, speedup_profile
+from surrogate.report.savings import PROFILE_FRACTIONS
 from surrogate.spec import resolve_spec
-from surrogate.train import set_up, train_step
+from surrogate.train import set_up
 
 AVERAGE_FLOPS_PER_PARAMETER = 3
 
@@ -51,10 +52,8 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
     curves = {method: [], **{f"{method}_ema{d:g}": [] for d in decays}}
     flops = 0
     for step in range(1, spec["steps"] + 1):
-        loss, spent, _ = train_step(
-            problem, model, run.optimizer, run.scheduler, run.accel, run.generator
-        )
-        flops += run.step_flops + spent
+        loss, spent, _ = run.step()
+        flops += spent
         with torch.no_grad():
             for d, average in averages.items():
                 for value, p in zip(average, model.parameters(), strict=True):
@@ -77,24 +76,6 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
     return method, seed, curves
 
 
-def profile_table(curves: dict, base: str, run: str, seeds: list[int]) -> dict:
-    """speedup_profile of ``run``'s curves against ``base``'s, per seed and summarised."""
-    per_seed = {
-        str(s): speedup_profile(
-            curves_from_history({"records": curves[base][str(s)]}),
-            curves_from_history({"records": curves[run][str(s)]}),
-        )
-        for s in seeds
-    }
-    summary = []
-    for i, fraction in enumerate(PROFILE_FRACTIONS):
-        values = [rows[i]["speedup"] for rows in per_seed.values()]
-        reached = [v for v in values if v is not None]
-        summary.append({"fraction": fraction, "reached": f"{len(reached)}/{len(values)}"})
-        summary[-1] |= spread(reached)
-    return {"base": base, "run": run, "summary": summary, "per_seed": per_seed}
-
-
 def comparisons(decays: list[float]) -> list[tuple[str, str]]:
     pairs = [("adam", "dmd")]
     for d in decays:
@@ -105,7 +86,7 @@ def comparisons(decays: list[float]) -> list[tuple[str, str]]:
 def markdown(profiles: list[dict]) -> str:
     lines = [
         "| Adam's FLOPs so far | "
-        + " | ".join(f"{p['run']} vs {p['base']}" for p in profiles)
+        + " | ".join(f"{p['method']} vs {p['base']}" for p in profiles)
         + " |",
         "|---" * (len(profiles) + 1) + "|",
     ]
@@ -150,7 +131,7 @@ def main(argv=None):
     for _, seed, by_name in run_jobs(train_with_averages, jobs, workers=args.jobs, desc="runs"):
         for name, records in by_name.items():
             curves.setdefault(name, {})[str(seed)] = records
-    profiles = [profile_table(curves, b, r, args.seeds) for b, r in comparisons(args.decays)]
+    profiles = [analyse({"curves": curves}, b, r) for b, r in comparisons(args.decays)]
     finals = {
         name: [by_seed[str(s)][-1]["val_loss"] for s in args.seeds]
         for name, by_seed in curves.items()

@@ -58,6 +58,22 @@ class RunSetUp:
     generator: torch.Generator
     step_flops: int
 
+    def step(self):
+        """One step: backprop on a batch, the optimizer and schedule, then the accelerator's
+        step if any. Returns (the batch loss, the FLOPs charged: the step's and the
+        accelerator's, its event or None)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.problem.train_loss(self.model, self.generator)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if self.accel is None:
+            return loss, self.step_flops, None
+        spent = self.accel.flops
+        event = self.accel.step(lambda: self.problem.check_loss(self.model))
+        return loss, self.step_flops + self.accel.flops - spent, event
+
 
 def set_up(data, method: str, seed: int, spec: dict, device: torch.device) -> RunSetUp:
     """A run of ``method`` with ``seed``: every method of a seed starts from the same weights
@@ -83,23 +99,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict):
         return None
     factor = partial(cosine_factor, steps=spec["steps"], hold=spec["optimizer"]["hold"])
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def train_step(problem, model, optimizer, scheduler, accel, generator):
-    """One step of a method: backprop on a batch, the optimizer and schedule, then the
-    accelerator's step if any. Returns (the batch loss, the accelerator's FLOPs in this step,
-    its event or None); the step's own FLOPs are the caller's ``step_flops``."""
-    optimizer.zero_grad(set_to_none=True)
-    loss = problem.train_loss(model, generator)
-    loss.backward()
-    optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    if accel is None:
-        return loss, 0, None
-    spent = accel.flops
-    event = accel.step(lambda: problem.check_loss(model))
-    return loss, accel.flops - spent, event
 
 
 def _fingerprint(method: str, seed: int, spec: dict, n_samples: int) -> str:
@@ -194,8 +193,8 @@ def run_training(
     while step < n_steps:
         step += 1
         start = time.perf_counter()
-        loss, spent, event = train_step(problem, model, optimizer, scheduler, accel, generator)
-        flops += step_flops + spent
+        loss, spent, event = run.step()
+        flops += spent
         wall += time.perf_counter() - start
         # Monitoring: neither timed nor charged (every method would pay it alike).
         val = problem.loss(model, "val") if step % spec["eval_every"] == 0 else None

@@ -64,7 +64,7 @@ def test_an_average_is_charged_and_an_instant_one_is_the_run(result):
     # A slow average lags the run: early on its loss is higher.
     slow = result["curves"]["adam_ema0.9"]["0"]
     assert slow[0]["val_loss"] > adam[0]["val_loss"]
-    names = [(p["base"], p["run"]) for p in result["profiles"]]
+    names = [(p["base"], p["method"]) for p in result["profiles"]]
     assert names == [
         ("adam", "dmd"), ("adam", "adam_ema1e-09"), ("adam_ema1e-09", "dmd_ema1e-09"),
         ("adam", "adam_ema0.9"), ("adam_ema0.9", "dmd_ema0.9"),
