@@ -11,8 +11,9 @@ surrogate.train does (the same spec, initial weights, batches and schedule: ever
 validation losses and FLOPs at the evaluated steps are the workflow's; the runs go to
 train.steps, so flop_budget and stop_val_loss must be 0) and keeps, beside each run's
 weights, exponential moving averages of them (decays ``--decays``), whose validation loss is
-measured whenever the run's is. An average is charged 3 FLOPs per parameter and step
-(subtract, scale, add) on top of the run it follows; it is never fed back into training.
+measured whenever the run's is. An average (surrogate.averaging, as train.ema keeps one) is
+charged 3 FLOPs per parameter and step (subtract, scale, add) on top of the run it follows;
+it is never fed back into training.
 
 Speed-ups along the run, by bench/phases.py's analyse (surrogate.report.savings), for:
 each average against plain Adam, the DMD method against Adam, and the DMD method's average
@@ -20,7 +21,6 @@ against Adam's average of the same decay (what the jumps add on top of averaging
 """
 
 import argparse
-import copy
 import json
 import sys
 from pathlib import Path
@@ -29,13 +29,12 @@ import torch
 from phases import analyse
 from training import machine, write_result
 
+from surrogate.averaging import WeightAverage
 from surrogate.data import load_dataset
 from surrogate.parallel import run_jobs
 from surrogate.report.savings import PROFILE_FRACTIONS
 from surrogate.spec import resolve_spec
 from surrogate.train import set_up
-
-AVERAGE_FLOPS_PER_PARAMETER = 3
 
 
 def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
@@ -46,18 +45,14 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
     device = torch.device(spec["device"])
     run = set_up(load_dataset(dataset), method, seed, spec, device)
     problem, model = run.problem, run.model
-    averages = {d: [p.detach().clone() for p in model.parameters()] for d in decays}
-    shadow = copy.deepcopy(model)
-    n_params = sum(p.numel() for p in model.parameters())
+    averages = {d: WeightAverage(model, d) for d in decays}
     curves = {method: [], **{f"{method}_ema{d:g}": [] for d in decays}}
     flops = 0
     for step in range(1, spec["steps"] + 1):
         loss, spent, _ = run.step()
         flops += spent
-        with torch.no_grad():
-            for d, average in averages.items():
-                for value, p in zip(average, model.parameters(), strict=True):
-                    value.lerp_(p, 1 - d)  # d * value + (1 - d) * p: 3 FLOPs a parameter
+        for average in averages.values():
+            average.update(model)
         if step % spec["eval_every"]:
             continue
         with torch.no_grad():
@@ -66,10 +61,8 @@ def train_with_averages(job: tuple) -> tuple[str, int, dict[str, list[dict]]]:
             val = float(problem.loss(model, "val"))
             curves[method].append(record | {"train_loss": float(loss), "val_loss": val})
             for d, average in averages.items():
-                for target, value in zip(shadow.parameters(), average, strict=True):
-                    target.copy_(value)
-                charged = flops + AVERAGE_FLOPS_PER_PARAMETER * n_params * step
-                val = float(problem.loss(shadow, "val"))
+                charged = flops + average.flops_per_update * step
+                val = float(problem.loss(average.model, "val"))
                 curves[f"{method}_ema{d:g}"].append(
                     record | {"flops": charged, "train_loss": None, "val_loss": val}
                 )

@@ -22,6 +22,7 @@ DEFAULTS = {
     "steps": 26000,
     "flop_budget": 0,
     "stop_val_loss": 0.0,
+    "ema": 0.0,
     "eval_every": 100,
     "checkpoint_every": 500,
     "check_points": 2048,
@@ -99,6 +100,9 @@ def resolve_spec(given: dict | None = None) -> dict:
     for key in ("flop_budget", "stop_val_loss"):
         if not isinstance(spec[key], int | float) or spec[key] < 0:
             raise ValueError(f"train.{key} must be >= 0 (0 disables it), got {spec[key]!r}")
+    ema = spec["ema"]
+    if isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 <= ema < 1:
+        raise ValueError(f"train.ema must be in [0, 1) (0 keeps no average), got {ema!r}")
     lr = spec["optimizer"]["lr"]
     if not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"train.optimizer.lr must be > 0, got {lr!r}")

@@ -4,11 +4,13 @@
         --spec '{"steps": 2000}' --out results/plume/train/dmd/seed_0
 
 Writes history.json, predictions.npz, diagnostics.json and model.pt (docs/contracts.md). A
-checkpoint (model, optimizer, accelerator, RNG, history so far) is written every
+checkpoint (model, optimizer, accelerator, weight average, RNG, history so far) is written every
 ``checkpoint_every`` steps; a killed run started again with the same arguments resumes from
 it and, on the CPU, reproduces the same history except ``wall_s``. Losses stay on the device
 and are copied to the host in blocks, so a step costs no host synchronisation; stopping on
-``stop_val_loss`` is therefore checked at those block boundaries.
+``stop_val_loss`` is therefore checked at those block boundaries. With ``train.ema`` > 0 an
+exponential average of the weights (surrogate.averaging) is kept and charged; the validation
+loss, the stop on it, the predictions and model.pt are then the average's.
 """
 
 import argparse
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from surrogate.averaging import WeightAverage
 from surrogate.data import load_dataset
 from surrogate.flops import optimizer_flops
 from surrogate.methods import build_method
@@ -48,7 +51,8 @@ def cosine_factor(k: int, steps: int, hold: float = 0.0) -> float:
 @dataclass
 class RunSetUp:
     """What a training run starts from: its problem, initial model (seeded), method,
-    schedule, batch generator and the FLOPs of one step."""
+    schedule, batch generator, the FLOPs of one step and the average of the weights if
+    ``train.ema`` keeps one."""
 
     problem: object
     model: torch.nn.Module
@@ -57,22 +61,32 @@ class RunSetUp:
     scheduler: object
     generator: torch.Generator
     step_flops: int
+    average: WeightAverage | None = None
+
+    @property
+    def delivered(self) -> torch.nn.Module:
+        """The model that is evaluated, stopped on and saved: the average if one is kept."""
+        return self.average.model if self.average is not None else self.model
 
     def step(self):
-        """One step: backprop on a batch, the optimizer and schedule, then the accelerator's
-        step if any. Returns (the batch loss, the FLOPs charged: the step's and the
-        accelerator's, its event or None)."""
+        """One step: backprop on a batch, the optimizer and schedule, the accelerator's step
+        if any, then the average's update if any. Returns (the batch loss of the trained
+        weights, the FLOPs charged: the step's, the accelerator's and the average's, the
+        accelerator's event or None)."""
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.problem.train_loss(self.model, self.generator)
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        if self.accel is None:
-            return loss, self.step_flops, None
-        spent = self.accel.flops
-        event = self.accel.step(lambda: self.problem.check_loss(self.model))
-        return loss, self.step_flops + self.accel.flops - spent, event
+        flops, event = self.step_flops, None
+        if self.accel is not None:
+            spent = self.accel.flops
+            event = self.accel.step(lambda: self.problem.check_loss(self.model))
+            flops += self.accel.flops - spent
+        if self.average is not None:
+            flops += self.average.update(self.model)
+        return loss, flops, event
 
 
 def set_up(data, method: str, seed: int, spec: dict, device: torch.device) -> RunSetUp:
@@ -90,6 +104,7 @@ def set_up(data, method: str, seed: int, spec: dict, device: torch.device) -> Ru
         scheduler=make_scheduler(optimizer, spec),
         generator=torch.Generator(device=device).manual_seed(seed),
         step_flops=problem.step_flops(model) + optimizer_flops(optimizer),
+        average=WeightAverage(model, spec["ema"]) if spec["ema"] else None,
     )
 
 
@@ -145,6 +160,8 @@ def run_training(
                 scheduler.load_state_dict(saved["scheduler"])
             if accel is not None:
                 accel.load_state_dict(saved["accelerator"])
+            if run.average is not None:
+                run.average.load_state_dict(saved["average"])
             generator.set_state(saved["generator"].to(generator.get_state().device))
             torch.set_rng_state(saved["torch_rng"])
             step, flops, wall, records = (
@@ -180,6 +197,7 @@ def run_training(
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "accelerator": accel.state_dict() if accel is not None else None,
+            "average": run.average.state_dict() if run.average is not None else None,
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
@@ -196,8 +214,9 @@ def run_training(
         loss, spent, event = run.step()
         flops += spent
         wall += time.perf_counter() - start
-        # Monitoring: neither timed nor charged (every method would pay it alike).
-        val = problem.loss(model, "val") if step % spec["eval_every"] == 0 else None
+        # Monitoring: neither timed nor charged (every method would pay it alike). With
+        # train.ema the average is the model evaluated, stopped on and delivered.
+        val = problem.loss(run.delivered, "val") if step % spec["eval_every"] == 0 else None
         pending.append(
             {
                 "step": step,
@@ -236,12 +255,13 @@ def run_training(
         "seed": seed,
         "device": str(device),
         "n_params": sum(p.numel() for p in model.parameters()),
+        "ema": spec["ema"],
         "step_flops": step_flops,
         "records": records,
     }
     _write_json(out / "history.json", history)
-    model.eval()
-    pred = problem.predict(model, "test")
+    delivered = run.delivered.eval()
+    pred = problem.predict(delivered, "test")
     truth = data.fields[data.indices("test")]
     test_rel_l2 = float(np.linalg.norm(pred - truth) / np.linalg.norm(truth))
     np.savez(
@@ -254,7 +274,7 @@ def run_training(
         out / "diagnostics.json",
         {"method": method, "seed": seed, "jumps": accel.diagnostics if accel else []},
     )
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, out / "model.pt")
+    torch.save({k: v.cpu() for k, v in delivered.state_dict().items()}, out / "model.pt")
     checkpoint.unlink(missing_ok=True)
     history["test_rel_l2"] = test_rel_l2
     return history

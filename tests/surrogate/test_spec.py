@@ -50,6 +50,9 @@ def test_partial_spec_is_merged_over_defaults():
         ({"optimizer": {"hold": 1}}, r"hold must be in \[0, 1\), got 1"),
         ({"optimizer": {"hold": -0.5}}, r"hold must be in \[0, 1\), got -0.5"),
         ({"optimizer": {"hold": 0.5, "schedule": "constant"}}, "needs schedule 'cosine'"),
+        ({"ema": 1.0}, r"train.ema must be in \[0, 1\) \(0 keeps no average\), got 1.0"),
+        ({"ema": -0.1}, r"train.ema must be in \[0, 1\)"),
+        ({"ema": True}, r"train.ema must be in \[0, 1\)"),
         ({"dmd": 3}, "train.dmd must be a mapping"),
         ({"methods": []}, "must not be empty"),
         # Method settings fail here, before any data is loaded, as the methods raise them.
