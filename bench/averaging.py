@@ -110,6 +110,8 @@ def main(argv=None):
         parser.error(f"--spec: {err}")
     if spec["flop_budget"] or spec["stop_val_loss"]:
         parser.error("--spec: the runs go to train.steps; flop_budget and stop_val_loss must be 0")
+    if spec["ema"]:
+        parser.error("--spec: train.ema must be 0; this bench keeps its own averages (--decays)")
     bad = [d for d in args.decays if not 0 < d < 1]
     if bad:
         parser.error(f"--decays must lie in (0, 1), got {bad}")

@@ -11,34 +11,64 @@ validation loss of the baseline's records up to f of its FLOPs, and the speed-up
 FLOPs the baseline first reaches that level with, divided by the method's (both counted as
 in bench/training.py, every overhead included). A level the method never reaches is left out
 of the mean. It is the profile the workflow's report writes into savings.md for its own runs
-(surrogate/report/savings.py), here for the curves a benchmark stored. Trains nothing; writes
-``--out`` (default: beside the input, ``*_phases.json``).
+(surrogate/report/savings.py), here for the curves a benchmark stored. It also gives the
+speed-ups at bench/training.py's two targets of the baseline's curve (its final validation
+loss, and QuACK's 1 % target). ``--base-from`` takes the baseline's curves from another file
+(the same seeds), e.g. a constant-rate run against the cosine's Adam:
+
+    .venv/bin/python bench/phases.py bench/results/averaging_constant3e-3.json \
+        --base-from bench/results/averaging.json --method dmd_ema0.998
+
+Trains nothing; writes ``--out`` (default: beside the input, ``*_phases.json``).
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from training import write_result
+from training import cost_to, spread, targets, write_result
 
 from surrogate.report.savings import curves_from_history, speedup_profile, summarise_profile
 
 
-def analyse(result: dict, base: str, method: str) -> dict:
+def target_speedups(base: dict, method: dict) -> dict:
+    """Per seed and over the seeds that reach it: the FLOP speed-up of ``method``'s curves at
+    bench/training.py's targets (``final``, ``quack_1pct``) of ``base``'s validation loss."""
+    out = {}
+    for name in ("final", "quack_1pct"):
+        per_seed = {}
+        for seed, records in base.items():
+            if seed not in method:
+                continue
+            target = targets(records, "val_loss")[name]
+            base_flops, _ = cost_to(records, "val_loss", target)
+            flops, _ = cost_to(method[seed], "val_loss", target)
+            per_seed[seed] = base_flops / flops if flops else None
+        reached = [v for v in per_seed.values() if v is not None]
+        out[name] = {"per_seed": per_seed, "reached": f"{len(reached)}/{len(per_seed)}"}
+        out[name] |= spread(reached)
+    return out
+
+
+def analyse(result: dict, base: str, method: str, base_result: dict | None = None) -> dict:
     """The speed-up profile (surrogate.report.savings.speedup_profile) of ``method``'s curves
-    against ``base``'s, per seed, and its mean, min and max over the seeds that reach each
-    level."""
-    curves = result["curves"]
-    for name in (base, method):
-        if name not in curves:
-            raise ValueError(f"no curves named {name!r}; the file has {sorted(curves)}")
+    against ``base``'s (from ``base_result`` if given, else from ``result``), per seed, and
+    its mean, min and max over the seeds that reach each level; and the speed-ups at the
+    baseline's targets."""
+    base_curves = (base_result or result)["curves"]
+    if base not in base_curves:
+        raise ValueError(f"no curves named {base!r}; the file has {sorted(base_curves)}")
+    if method not in result["curves"]:
+        raise ValueError(f"no curves named {method!r}; the file has {sorted(result['curves'])}")
+    # Kept apart: with --base-from, base and method may carry the same name.
+    base_curves, method_curves = base_curves[base], result["curves"][method]
     per_seed = {
         seed: speedup_profile(
-            curves_from_history({"records": curves[base][seed]}),
-            curves_from_history({"records": curves[method][seed]}),
+            curves_from_history({"records": base_curves[seed]}),
+            curves_from_history({"records": method_curves[seed]}),
         )
-        for seed in curves[base]
-        if seed in curves[method]
+        for seed in base_curves
+        if seed in method_curves
     }
     if not per_seed:
         raise ValueError(f"{base!r} and {method!r} share no seed")
@@ -55,7 +85,13 @@ def analyse(result: dict, base: str, method: str) -> dict:
         }
         for row in summarise_profile(records)
     ]
-    return {"base": base, "method": method, "summary": summary, "per_seed": per_seed}
+    return {
+        "base": base,
+        "method": method,
+        "summary": summary,
+        "per_seed": per_seed,
+        "targets": target_speedups(base_curves, method_curves),
+    }
 
 
 def markdown(analysis: dict) -> str:
@@ -76,6 +112,12 @@ def markdown(analysis: dict) -> str:
             + " | ".join(speed)
             + f" | {mean} ({row['reached']}) |"
         )
+    for name, row in analysis["targets"].items():
+        cells = [f"{v:.2f}" if v is not None else "-" for v in row["per_seed"].values()]
+        mean = f"{row['mean']:.2f}" if row["mean"] is not None else "-"
+        lines.append(
+            f"| target {name} | | " + " | ".join(cells) + f" | {mean} ({row['reached']}) |"
+        )
     return "\n".join(lines)
 
 
@@ -84,14 +126,18 @@ def main(argv=None):
     parser.add_argument("result", help="a JSON written by bench/training.py or bench/frontier.py")
     parser.add_argument("--base", default="adam", help="the baseline's curves (default adam)")
     parser.add_argument("--method", default="dmd", help="the compared curves (default dmd)")
+    parser.add_argument("--base-from", help="a file with the baseline's curves (default: RESULT)")
     parser.add_argument("--out", help="default: the input's name with _phases")
     args = parser.parse_args(argv)
     path = Path(args.result)
     try:
-        analysis = analyse(json.loads(path.read_text()), args.base, args.method)
+        base_result = json.loads(Path(args.base_from).read_text()) if args.base_from else None
+        analysis = analyse(json.loads(path.read_text()), args.base, args.method, base_result)
     except (OSError, json.JSONDecodeError, KeyError, ValueError) as err:
-        parser.error(f"{path}: {err}")
+        parser.error(f"{args.base_from or path}: {err}")
     analysis["source"] = str(path)
+    if args.base_from:
+        analysis["base_from"] = args.base_from
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}_phases.json")
     write_result(out, analysis)
     print(markdown(analysis))

@@ -7,10 +7,16 @@
     evaluate(average.model)
 
 The average starts at the model's weights when it is made and is never fed back into
-training. ``average.model`` is a copy of the model (buffers included) whose parameters hold
-the average; evaluate or save it in place of the trained model. ``state_dict()`` /
+training. ``average.model`` is a copy of the model whose parameters hold the average;
+evaluate or save it in place of the trained model. Its buffers are copied once, when it is
+made, and not averaged (the project's MLPs have none). The average is kept in the model's
+dtype: in float32, a decay so close to 1 that (1 - decay) times the weights' change falls
+below the float's resolution loses updates (0.99 and 0.998 are far from that). ``state_dict()`` /
 ``load_state_dict()`` hold the average for checkpoints. An update costs
-``flops_per_update``: 3 FLOPs per parameter (subtract, scale, add).
+``flops_per_update``: 3 FLOPs per parameter (subtract, scale, add). It is the update of
+``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn(decay)``, except that
+the average starts from the weights it is made from rather than from those of the first
+update, and that it counts its FLOPs.
 
 On the default plume run an average with decay 0.99 reaches Adam's validation losses of the
 first half of the run 2.1-4.2x sooner; at the end of the cosine schedule, where the rate is
@@ -43,10 +49,10 @@ class WeightAverage:
     def update(self, model: nn.Module) -> int:
         """Move the average towards ``model``'s parameters; returns the FLOPs spent."""
         weights = [p.detach() for p in model.parameters()]
-        if len(weights) != len(self._average):
-            raise ValueError(
-                f"the model has {len(weights)} parameter tensors, the average {len(self._average)}"
-            )
+        shapes = [tuple(w.shape) for w in weights]
+        kept = [tuple(a.shape) for a in self._average]
+        if shapes != kept:
+            raise ValueError(f"the model's parameter shapes {shapes} are not the average's {kept}")
         torch._foreach_lerp_(self._average, weights, 1.0 - self.decay)
         return self.flops_per_update
 
@@ -55,5 +61,8 @@ class WeightAverage:
 
     def load_state_dict(self, state: dict) -> None:
         if state["decay"] != self.decay:
-            raise ValueError(f"state of an average with decay {state['decay']}, not {self.decay}")
+            raise ValueError(
+                f"cannot load the state of an average with decay {state['decay']} into one "
+                f"with decay {self.decay}"
+            )
         self.model.load_state_dict(state["model"])

@@ -343,6 +343,13 @@ def savings_markdown(result: dict) -> str:
         "[min, max] over the seeds that reached the target.",
         "",
     ]
+    if result.get("ema"):
+        lines += [
+            f"Every run kept an exponential average of its weights (`train.ema` = "
+            f"{result['ema']:g}, its updates charged): the validation losses and test errors "
+            "are the average's, the training losses the trained weights' batch losses.",
+            "",
+        ]
     for loss in dict.fromkeys(r["loss"] for r in result["summary"]):
         for kind in TARGET_KINDS:
             rows = [s for s in result["summary"] if s["loss"] == loss and s["target_kind"] == kind]
@@ -423,12 +430,18 @@ def load_runs(history_paths: Sequence[Path], prediction_paths: Sequence[Path]) -
             f"got {len(history_paths)} histories but {len(prediction_paths)} predictions; "
             "pass one predictions.npz per history.json, in the same order"
         )
-    curves, errors = {}, {}
+    curves, errors, averages = {}, {}, {}
     for history_path, prediction_path in zip(history_paths, prediction_paths, strict=True):
         history = json.loads(Path(history_path).read_text())
         key = (history["method"], int(history["seed"]))
         if key in curves:
             raise ValueError(f"two histories for method {key[0]!r} seed {key[1]}")
+        # train.ema: a run judged by an average of its weights is compared only with such runs.
+        averages[key] = history.get("ema", 0.0)
+        if len(set(averages.values())) > 1:
+            raise ValueError(
+                f"runs with different train.ema cannot be compared: {sorted(averages.items())}"
+            )
         curves[key] = curves_from_history(history)
         with np.load(prediction_path) as predictions:
             errors[key] = float(predictions["test_rel_l2"])
@@ -460,6 +473,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     curves, errors = load_runs(args.histories, args.predictions)
     result = compute_savings(curves, errors, args.baseline, args.losses, args.fraction)
+    result["ema"] = json.loads(args.histories[0].read_text()).get("ema", 0.0)
     args.json_path.parent.mkdir(parents=True, exist_ok=True)
     args.json_path.write_text(json.dumps(_json_safe(result), indent=1, allow_nan=False) + "\n")
     args.md_path.write_text(savings_markdown(result))

@@ -81,6 +81,7 @@ def test_an_average_is_charged_and_an_instant_one_is_the_run(result):
         (["--decays", "0.99999991", "0.99999992"], "must differ in their first 6 digits"),
         (["--spec", "null"], "--spec: must be a JSON object, got 'null'"),
         (["--spec", '{"flop_budget": 1e9}'], "flop_budget and stop_val_loss must be 0"),
+        (["--spec", '{"ema": 0.9}'], "train.ema must be 0; this bench keeps its own averages"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, args, message):

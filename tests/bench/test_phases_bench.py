@@ -54,3 +54,25 @@ def test_unknown_curve_names_are_refused(phases, tmp_path):
         phases.main([str(path)])
     with pytest.raises(ValueError, match="no curves named 'adam'; the file has \\['adam_T10'\\]"):
         phases.analyse(json.loads(path.read_text()), "adam", "dmd")
+
+
+def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
+    # BASE: final 0.08; QuACK 1 %: 0.08 + 0.01 (1.0 - 0.08) = 0.0892, first reached at
+    # step 10. A method at a third of the cost per step that gets to 0.08 at step 7.
+    method = curve([1.0, 0.5, 0.3, 0.3, 0.2, 0.1, 0.08, 0.05, 0.05, 0.05], 10 / 3)
+    base_file, run_file = tmp_path / "base.json", tmp_path / "run.json"
+    # The same name in both files: the baseline comes from --base-from.
+    base_file.write_text(json.dumps({"curves": {"adam": {"0": curve(BASE)}}}))
+    run_file.write_text(json.dumps({"curves": {"adam": {"0": method}}}))
+    phases.main([str(run_file), "--base-from", str(base_file), "--method", "adam"])
+    analysis = json.loads((tmp_path / "run_phases.json").read_text())
+    assert analysis["base_from"] == str(base_file)
+    for name in ("final", "quack_1pct"):
+        row = analysis["targets"][name]
+        assert row["per_seed"] == {"0": pytest.approx(100 / (7 * 10 / 3))}
+        assert row["reached"] == "1/1"
+    # Against itself everything is 1.
+    same = phases.analyse(json.loads(base_file.read_text()), "adam", "adam")
+    assert same["targets"]["final"]["mean"] == 1.0
+    with pytest.raises(SystemExit):
+        phases.main([str(run_file), "--base-from", str(base_file), "--base", "dmd"])

@@ -187,3 +187,26 @@ def test_cli_writes_strict_json_and_markdown(tmp_path):
     markdown = (tmp_path / "s.md").read_text()
     assert "| sgd | 0/1 | – | not reached |" in markdown
     assert "first record (in step order) whose loss is <= the target" in markdown
+    assert result["ema"] == 0.0 and "exponential average" not in markdown
+
+
+def test_runs_judged_by_a_weight_average_are_labelled_and_not_mixed(tmp_path):
+    def write(method, ema):
+        run = tmp_path / f"{method}_{ema}"
+        run.mkdir()
+        (run / "history.json").write_text(json.dumps(history(method, 0, 1 / K) | {"ema": ema}))
+        np.savez(run / "predictions.npz", test_rel_l2=np.float64(0.25), pred=np.zeros(1))
+        return run
+
+    def cli(runs):
+        main(
+            ["--histories", *(str(p / "history.json") for p in runs)]
+            + ["--predictions", *(str(p / "predictions.npz") for p in runs)]
+            + ["--json", str(tmp_path / "savings.json"), "--md", str(tmp_path / "s.md")]
+        )
+
+    cli([write("adam", 0.99), write("sgd", 0.99)])
+    assert json.loads((tmp_path / "savings.json").read_text())["ema"] == 0.99
+    assert "`train.ema` = 0.99" in (tmp_path / "s.md").read_text()
+    with pytest.raises(ValueError, match="different train.ema cannot be compared"):
+        cli([write("adam", 0.0), tmp_path / "sgd_0.99"])

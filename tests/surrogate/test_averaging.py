@@ -3,6 +3,7 @@ its closed form and a float64 recurrence, its FLOP charge, checkpoints and early
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -43,13 +44,15 @@ def test_average_state_round_trip_and_bad_values():
     copy.load_state_dict(average.state_dict())
     for a, b in zip(average.model.parameters(), copy.model.parameters(), strict=True):
         assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="decay 0.9, not 0.5"):
+    with pytest.raises(ValueError, match="decay 0.9 into one with decay 0.5"):
         WeightAverage(nn.Linear(2, 2), 0.5).load_state_dict(average.state_dict())
     for bad in (0, 1, 1.5, True, "0.9"):
         with pytest.raises(ValueError, match=r"must be in \(0, 1\), got"):
             WeightAverage(model, bad)
-    with pytest.raises(ValueError, match="the model has 4 parameter tensors, the average 2"):
+    with pytest.raises(ValueError, match=r"parameter shapes .* are not the average's"):
         average.update(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)))
+    with pytest.raises(ValueError, match=r"shapes \[\(1, 2\), \(1,\)\] are not"):
+        average.update(nn.Linear(2, 1))  # as many tensors, other shapes
 
 
 EMA = 0.8
@@ -90,6 +93,13 @@ def test_ema_run_records_and_delivers_the_average(dataset, tmp_path, method):
     saved = torch.load(tmp_path / "ema" / "model.pt")
     for value, a in zip(saved.values(), average, strict=True):
         torch.testing.assert_close(value.double(), a, rtol=1e-5, atol=1e-6)
+    # The predictions (test error) are the average's too.
+    shadow.eval()
+    pred = run.problem.predict(shadow, "test")
+    truth = run.problem.data.fields[run.problem.data.indices("test")]
+    rel = float(np.linalg.norm(pred - truth) / np.linalg.norm(truth))
+    assert ema["test_rel_l2"] == pytest.approx(rel, rel=1e-5)
+    assert ema["test_rel_l2"] != pytest.approx(plain["test_rel_l2"], rel=1e-4)
 
 
 def test_interrupted_ema_run_resumes_to_the_identical_history(dataset, tmp_path):
@@ -111,7 +121,8 @@ def test_early_stops_use_the_average(dataset, tmp_path):
     """stop_val_loss is checked (every checkpoint_every = 10 steps here) on the recorded
     validation loss, the average's with train.ema; flop_budget counts the average's FLOPs."""
     spec = dict(SPEC, ema=EMA)
-    full = run_training(dataset, "adam", 2, spec, tmp_path / "full", progress=False)["records"]
+    history = run_training(dataset, "adam", 2, spec, tmp_path / "full", progress=False)
+    full = history["records"]
     vals = [r["val_loss"] for r in full]
     # The first check (step 10, 20, ...) at or below a target between the checks' losses.
     target = (vals[19] + vals[9]) / 2
@@ -124,8 +135,10 @@ def test_early_stops_use_the_average(dataset, tmp_path):
     assert strip_wall(stopped) == [
         {k: v for k, v in r.items() if k != "wall_s"} for r in full[:first]
     ]
-    # A budget of 7.5 steps' FLOPs (the average's included) ends after the 8th step.
-    budget = full[0]["flops"] * 7.5
+    # A budget between 8 steps without the average's updates and 8 with them: the run ends
+    # after step 8 only if the updates are charged (uncharged, it would go on to step 9).
+    extra = FLOPS_PER_PARAMETER * history["n_params"]
+    budget = full[7]["flops"] - 4 * extra
     spent = run_training(
         dataset, "adam", 2, spec | {"flop_budget": budget}, tmp_path / "budget", progress=False
     )

@@ -53,6 +53,8 @@ def test_partial_spec_is_merged_over_defaults():
         ({"ema": 1.0}, r"train.ema must be in \[0, 1\) \(0 keeps no average\), got 1.0"),
         ({"ema": -0.1}, r"train.ema must be in \[0, 1\)"),
         ({"ema": True}, r"train.ema must be in \[0, 1\)"),
+        ({"ema": float("nan")}, r"train.ema must be in \[0, 1\) \(0 keeps no average\), got nan"),
+        ({"ema": "0.99"}, r"train.ema must be in \[0, 1\) \(0 keeps no average\), got '0.99'"),
         ({"dmd": 3}, "train.dmd must be a mapping"),
         ({"methods": []}, "must not be empty"),
         # Method settings fail here, before any data is loaded, as the methods raise them.
