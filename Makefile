@@ -56,6 +56,15 @@ bench: $(STAMP)
 	$(PY) bench/koopman_method.py --spec '{"check_points": 8192}'
 	$(PY) bench/phases.py bench/results/training.json
 	$(PY) bench/averaging.py
+	$(PY) bench/phases.py bench/results/averaging.json --method dmd_ema0.99 \
+		--out bench/results/averaging_dmd_ema0.99_phases.json
+	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.003, "schedule": "constant"}}' \
+		--decays 0.998 0.9995 --out bench/results/averaging_constant3e-3.json
+	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.998 \
+		--method dmd_ema0.998 --out bench/results/averaging_constant3e-3_phases.json
+	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --method dmd_ema0.998 \
+		--base-from bench/results/averaging.json \
+		--out bench/results/averaging_constant3e-3_vs_cosine_phases.json
 	for h in 0.5 0.75; do \
 		$(PY) bench/frontier.py --budgets 26000 --spec "{\"optimizer\": {\"hold\": $$h}}" --out bench/results/frontier_b1024_hold$$h.json && \
 		$(PY) bench/phases.py bench/results/frontier_b1024_hold$$h.json --base adam_T26000 --method dmd_T26000 || exit 1; \
