@@ -1,5 +1,6 @@
 """The weight average (surrogate.averaging) and train.ema: the exponential average against
-its closed form and a float64 recurrence, its FLOP charge, checkpoints and early stops."""
+its closed form and a float64 recurrence, its FLOP charge and early stops (resumption with an
+average: tests/surrogate/test_train.py)."""
 
 import json
 
@@ -100,21 +101,6 @@ def test_ema_run_records_and_delivers_the_average(dataset, tmp_path, method):
     rel = float(np.linalg.norm(pred - truth) / np.linalg.norm(truth))
     assert ema["test_rel_l2"] == pytest.approx(rel, rel=1e-5)
     assert ema["test_rel_l2"] != pytest.approx(plain["test_rel_l2"], rel=1e-4)
-
-
-def test_interrupted_ema_run_resumes_to_the_identical_history(dataset, tmp_path):
-    spec = dict(SPEC, ema=EMA, optimizer={"lr": 0.01, "schedule": "cosine"})
-    spec["dmd"] = SPEC["dmd"] | {"apply": "spread"}
-    full = run_training(dataset, "dmd", 3, spec, tmp_path / "full", progress=False)
-    run_training(dataset, "dmd", 3, spec, tmp_path / "cut", progress=False, stop_at_step=25)
-    resumed = run_training(dataset, "dmd", 3, spec, tmp_path / "cut", progress=False)
-    assert strip_wall(resumed) == strip_wall(full)
-    for a, b in zip(
-        torch.load(tmp_path / "full" / "model.pt").values(),
-        torch.load(tmp_path / "cut" / "model.pt").values(),
-        strict=True,
-    ):
-        assert torch.equal(a, b)
 
 
 def test_early_stops_use_the_average(dataset, tmp_path):

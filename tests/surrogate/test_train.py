@@ -74,10 +74,17 @@ def strip_wall(history):
 
 
 @pytest.mark.parametrize(
-    "dmd", [{"apply": "at_once"}, {"apply": "spread"}, {"apply": "spread", "every": 2}]
+    ("dmd", "ema"),
+    [
+        ({"apply": "at_once"}, 0.0),
+        ({"apply": "spread"}, 0.0),
+        ({"apply": "spread", "every": 2}, 0.0),
+        # With a weight average (train.ema), which the checkpoint must hold too.
+        ({"apply": "spread"}, 0.8),
+    ],
 )
-def test_interrupted_dmd_run_resumes_to_the_identical_history(dataset, tmp_path, dmd):
-    spec = dict(SPEC, optimizer={"lr": 0.01, "schedule": "cosine"})
+def test_interrupted_dmd_run_resumes_to_the_identical_history(dataset, tmp_path, dmd, ema):
+    spec = dict(SPEC, optimizer={"lr": 0.01, "schedule": "cosine"}, ema=ema)
     spec["dmd"] = SPEC["dmd"] | dmd
     full = run_training(dataset, "dmd", 3, spec, tmp_path / "full", progress=False)
     events = [r for r in full["records"] if r["event"]]
