@@ -56,12 +56,16 @@ bench: $(STAMP)
 	$(PY) bench/koopman_method.py --spec '{"check_points": 8192}'
 	$(PY) bench/phases.py bench/results/training.json
 	$(PY) bench/averaging.py
-	$(PY) bench/phases.py bench/results/averaging.json --method dmd_ema0.99 \
-		--out bench/results/averaging_dmd_ema0.99_phases.json
+	for m in dmd adam_ema0.99 dmd_ema0.99 dmd_ema0.998; do \
+		$(PY) bench/phases.py bench/results/averaging.json --method $$m \
+			--out bench/results/averaging_$${m}_phases.json || exit 1; \
+	done
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.003, "schedule": "constant"}}' \
 		--decays 0.998 0.9995 --out bench/results/averaging_constant3e-3.json
 	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.998 \
 		--method dmd_ema0.998 --out bench/results/averaging_constant3e-3_phases.json
+	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.9995 \
+		--method dmd_ema0.9995 --out bench/results/averaging_constant3e-3_ema0.9995_phases.json
 	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --method dmd_ema0.998 \
 		--base-from bench/results/averaging.json \
 		--out bench/results/averaging_constant3e-3_vs_cosine_phases.json

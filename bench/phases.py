@@ -55,7 +55,7 @@ def analyse(result: dict, base: str, method: str, base_result: dict | None = Non
     against ``base``'s (from ``base_result`` if given, else from ``result``), per seed, and
     its mean, min and max over the seeds that reach each level; and the speed-ups at the
     baseline's targets."""
-    base_curves = (base_result or result)["curves"]
+    base_curves = (base_result if base_result is not None else result)["curves"]
     if base not in base_curves:
         raise ValueError(f"no curves named {base!r}; the file has {sorted(base_curves)}")
     if method not in result["curves"]:
@@ -130,11 +130,22 @@ def main(argv=None):
     parser.add_argument("--out", help="default: the input's name with _phases")
     args = parser.parse_args(argv)
     path = Path(args.result)
+
+    def read(name: str) -> dict:
+        try:
+            data = json.loads(Path(name).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            parser.error(f"{name}: {err}")
+        if not isinstance(data, dict) or not isinstance(data.get("curves"), dict):
+            parser.error(f"{name}: not a benchmark result (no 'curves' object)")
+        return data
+
+    result = read(args.result)
+    base_result = read(args.base_from) if args.base_from else None
     try:
-        base_result = json.loads(Path(args.base_from).read_text()) if args.base_from else None
-        analysis = analyse(json.loads(path.read_text()), args.base, args.method, base_result)
-    except (OSError, json.JSONDecodeError, KeyError, ValueError) as err:
-        parser.error(f"{args.base_from or path}: {err}")
+        analysis = analyse(result, args.base, args.method, base_result)
+    except (KeyError, ValueError) as err:
+        parser.error(f"{err} (RESULT {path}, baseline from {args.base_from or path})")
     analysis["source"] = str(path)
     if args.base_from:
         analysis["base_from"] = args.base_from

@@ -76,3 +76,23 @@ def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
     assert same["targets"]["final"]["mean"] == 1.0
     with pytest.raises(SystemExit):
         phases.main([str(run_file), "--base-from", str(base_file), "--base", "dmd"])
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [("{", "run.json: Expecting property name"), ("[]", "run.json: not a benchmark result")],
+)
+def test_a_bad_file_is_named(phases, tmp_path, capsys, bad, message):
+    base_file, run_file = tmp_path / "base.json", tmp_path / "run.json"
+    base_file.write_text(json.dumps({"curves": {"adam": {"0": curve(BASE)}}}))
+    run_file.write_text(bad)
+    with pytest.raises(SystemExit):
+        phases.main([str(run_file), "--base-from", str(base_file)])
+    err = capsys.readouterr().err
+    assert message in err and "base.json" not in err
+    # An empty baseline file is refused, not replaced by the result's own curves.
+    base_file.write_text("{}")
+    run_file.write_text(json.dumps({"curves": {"adam": {"0": curve(BASE)}}}))
+    with pytest.raises(SystemExit):
+        phases.main([str(run_file), "--base-from", str(base_file), "--method", "adam"])
+    assert "base.json: not a benchmark result" in capsys.readouterr().err
