@@ -66,6 +66,10 @@ bench: $(STAMP)
 		--method dmd_ema0.998 --out bench/results/averaging_constant3e-3_phases.json
 	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.9995 \
 		--method dmd_ema0.9995 --out bench/results/averaging_constant3e-3_ema0.9995_phases.json
+	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.01, "schedule": "constant"}}' \
+		--decays 0.998 0.9995 --out bench/results/averaging_constant1e-2.json
+	$(PY) bench/phases.py bench/results/averaging_constant1e-2.json --base adam_ema0.998 \
+		--method dmd_ema0.998 --out bench/results/averaging_constant1e-2_phases.json
 	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --method dmd_ema0.998 \
 		--base-from bench/results/averaging.json \
 		--out bench/results/averaging_constant3e-3_vs_cosine_phases.json
