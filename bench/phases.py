@@ -55,13 +55,13 @@ def analyse(result: dict, base: str, method: str, base_result: dict | None = Non
     against ``base``'s (from ``base_result`` if given, else from ``result``), per seed, and
     its mean, min and max over the seeds that reach each level; and the speed-ups at the
     baseline's targets."""
-    base_curves = (base_result if base_result is not None else result)["curves"]
-    if base not in base_curves:
-        raise ValueError(f"no curves named {base!r}; the file has {sorted(base_curves)}")
+    base_file = (base_result if base_result is not None else result)["curves"]
+    if base not in base_file:
+        raise ValueError(f"no curves named {base!r}; the file has {sorted(base_file)}")
     if method not in result["curves"]:
         raise ValueError(f"no curves named {method!r}; the file has {sorted(result['curves'])}")
     # Kept apart: with --base-from, base and method may carry the same name.
-    base_curves, method_curves = base_curves[base], result["curves"][method]
+    base_curves, method_curves = base_file[base], result["curves"][method]
     per_seed = {
         seed: speedup_profile(
             curves_from_history({"records": base_curves[seed]}),

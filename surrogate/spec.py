@@ -90,6 +90,12 @@ def _positive_int(spec: dict, key: str, minimum: int = 1):
         raise ValueError(f"train.{key} must be an integer >= {minimum}, got {value!r}")
 
 
+def _fraction(value, where: str, note: str = "") -> None:
+    """ValueError naming ``where`` unless ``value`` is a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError(f"{where} must be in [0, 1){note}, got {value!r}")
+
+
 def resolve_spec(given: dict | None = None) -> dict:
     """The full train spec: ``given`` over DEFAULTS, checked; ValueError names the bad key."""
     spec = _merge(DEFAULTS, given or {}, "train")
@@ -100,9 +106,7 @@ def resolve_spec(given: dict | None = None) -> dict:
     for key in ("flop_budget", "stop_val_loss"):
         if not isinstance(spec[key], int | float) or spec[key] < 0:
             raise ValueError(f"train.{key} must be >= 0 (0 disables it), got {spec[key]!r}")
-    ema = spec["ema"]
-    if isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 <= ema < 1:
-        raise ValueError(f"train.ema must be in [0, 1) (0 keeps no average), got {ema!r}")
+    _fraction(spec["ema"], "train.ema", " (0 keeps no average)")
     lr = spec["optimizer"]["lr"]
     if not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"train.optimizer.lr must be > 0, got {lr!r}")
@@ -115,8 +119,7 @@ def resolve_spec(given: dict | None = None) -> dict:
             f"got {spec['optimizer']['schedule']!r}"
         )
     hold = spec["optimizer"]["hold"]
-    if isinstance(hold, bool) or not isinstance(hold, int | float) or not 0 <= hold < 1:
-        raise ValueError(f"train.optimizer.hold must be in [0, 1), got {hold!r}")
+    _fraction(hold, "train.optimizer.hold")
     if hold and spec["optimizer"]["schedule"] != "cosine":
         raise ValueError(
             f"train.optimizer.hold {hold!r} holds the rate before a cosine; it needs schedule "

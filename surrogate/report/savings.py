@@ -423,8 +423,11 @@ def savings_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_runs(history_paths: Sequence[Path], prediction_paths: Sequence[Path]) -> tuple[dict, dict]:
-    """Curves and test errors keyed by (method, seed), read from paired run files."""
+def load_runs(
+    history_paths: Sequence[Path], prediction_paths: Sequence[Path]
+) -> tuple[dict, dict, float]:
+    """Curves and test errors keyed by (method, seed), read from paired run files, and the
+    runs' common ``train.ema`` (0.0 for histories written before it existed)."""
     if len(history_paths) != len(prediction_paths):
         raise ValueError(
             f"got {len(history_paths)} histories but {len(prediction_paths)} predictions; "
@@ -445,7 +448,7 @@ def load_runs(history_paths: Sequence[Path], prediction_paths: Sequence[Path]) -
         curves[key] = curves_from_history(history)
         with np.load(prediction_path) as predictions:
             errors[key] = float(predictions["test_rel_l2"])
-    return curves, errors
+    return curves, errors, next(iter(averages.values()), 0.0)
 
 
 def _json_safe(value):
@@ -471,9 +474,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--md", type=Path, required=True, dest="md_path")
     args = parser.parse_args(argv)
 
-    curves, errors = load_runs(args.histories, args.predictions)
+    curves, errors, ema = load_runs(args.histories, args.predictions)
     result = compute_savings(curves, errors, args.baseline, args.losses, args.fraction)
-    result["ema"] = json.loads(args.histories[0].read_text()).get("ema", 0.0)
+    result["ema"] = ema
     args.json_path.parent.mkdir(parents=True, exist_ok=True)
     args.json_path.write_text(json.dumps(_json_safe(result), indent=1, allow_nan=False) + "\n")
     args.md_path.write_text(savings_markdown(result))
