@@ -62,25 +62,26 @@ bench: $(STAMP)
 	done
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.003, "schedule": "constant"}}' \
 		--decays 0.998 0.9995 --out bench/results/averaging_constant3e-3.json
-	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.998 \
-		--method dmd_ema0.998 --out bench/results/averaging_constant3e-3_phases.json
 	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --base adam_ema0.9995 \
 		--method dmd_ema0.9995 --out bench/results/averaging_constant3e-3_ema0.9995_phases.json
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.01, "schedule": "constant"}}' \
 		--decays 0.998 0.9995 --out bench/results/averaging_constant1e-2.json
-	$(PY) bench/phases.py bench/results/averaging_constant1e-2.json --base adam_ema0.998 \
-		--method dmd_ema0.998 --out bench/results/averaging_constant1e-2_phases.json
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.001, "schedule": "constant"}}' \
 		--decays 0.998 0.9995 --out bench/results/averaging_constant1e-3.json
-	$(PY) bench/phases.py bench/results/averaging_constant1e-3.json --base adam_ema0.998 \
-		--method dmd_ema0.998 --out bench/results/averaging_constant1e-3_phases.json
-	$(PY) bench/phases.py bench/results/averaging_constant1e-3.json --method dmd_ema0.998 \
-		--base-from bench/results/averaging.json \
-		--out bench/results/averaging_constant1e-3_vs_cosine_phases.json
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.0003, "schedule": "constant"}}' \
 		--decays 0.998 --out bench/results/averaging_constant3e-4.json
-	$(PY) bench/phases.py bench/results/averaging_constant3e-4.json --base adam_ema0.998 \
-		--method dmd_ema0.998 --out bench/results/averaging_constant3e-4_phases.json
+	for r in 1e-2 3e-3 1e-3 3e-4; do \
+		f=bench/results/averaging_constant$$r; \
+		$(PY) bench/phases.py $$f.json --out $${f}_plain_phases.json && \
+		$(PY) bench/phases.py $$f.json --base adam_ema0.998 --method dmd_ema0.998 --out $${f}_phases.json && \
+		$(PY) bench/phases.py $$f.json --method dmd_ema0.998 --base-from bench/results/averaging.json \
+			--out $${f}_vs_cosine_phases.json || exit 1; \
+	done
+	for r in 1e-2 3e-3 1e-3; do for m in dmd_ema0.998 adam_ema0.998; do for t in 6500 13000 26000; do \
+		$(PY) bench/phases.py bench/results/averaging_constant$$r.json --method $$m \
+			--base adam_T$$t --base-from bench/results/frontier_b1024_lr2e-2.json \
+			--out bench/results/averaging_constant$${r}_$${m}_vs_T$${t}_phases.json || exit 1; \
+	done; done; done
 	for t in 26000 13000; do \
 		f=bench/results/averaging_hold0.8_3e-3; [ $$t = 26000 ] || f=$${f}_T$$t; \
 		$(PY) bench/averaging.py --decays 0.998 --out $$f.json --spec \
@@ -91,14 +92,8 @@ bench: $(STAMP)
 	done
 	$(PY) bench/phases.py bench/results/averaging_hold0.8_3e-3.json --base adam_ema0.998 \
 		--method dmd_ema0.998 --out bench/results/averaging_hold0.8_3e-3_ema_phases.json
-	$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --method dmd_ema0.998 \
-		--base-from bench/results/averaging.json \
-		--out bench/results/averaging_constant3e-3_vs_cosine_phases.json
-	for t in 6500 13000; do \
-		$(PY) bench/phases.py bench/results/averaging_constant3e-3.json --method dmd_ema0.998 \
-			--base adam_T$$t --base-from bench/results/frontier_b1024_lr2e-2.json \
-			--out bench/results/averaging_constant3e-3_vs_T$${t}_phases.json || exit 1; \
-	done
+	$(PY) bench/phases.py bench/results/averaging_hold0.8_3e-3.json --method dmd_ema0.998 \
+		--base-from bench/results/averaging.json --out bench/results/averaging_hold0.8_3e-3_ema_vs_cosine_phases.json
 	for h in 0.5 0.75; do \
 		$(PY) bench/frontier.py --budgets 26000 --spec "{\"optimizer\": {\"hold\": $$h}}" --out bench/results/frontier_b1024_hold$$h.json && \
 		$(PY) bench/phases.py bench/results/frontier_b1024_hold$$h.json --base adam_T26000 --method dmd_T26000 || exit 1; \
