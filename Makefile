@@ -70,7 +70,9 @@ bench: $(STAMP)
 		--decays 0.998 0.9995 --out bench/results/averaging_constant1e-3.json
 	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.0003, "schedule": "constant"}}' \
 		--decays 0.998 --out bench/results/averaging_constant3e-4.json
-	for r in 1e-2 3e-3 1e-3 3e-4; do \
+	$(PY) bench/averaging.py --spec '{"optimizer": {"lr": 0.001, "schedule": "constant"}, "steps": 52000}' \
+		--decays 0.998 --out bench/results/averaging_constant1e-3_T52000.json
+	for r in 1e-2 3e-3 1e-3 3e-4 1e-3_T52000; do \
 		f=bench/results/averaging_constant$$r; \
 		$(PY) bench/phases.py $$f.json --out $${f}_plain_phases.json && \
 		$(PY) bench/phases.py $$f.json --base adam_ema0.998 --method dmd_ema0.998 --out $${f}_phases.json && \
