@@ -18,6 +18,8 @@ it is never fed back into training.
 Speed-ups along the run, by bench/phases.py's analyse (surrogate.report.savings), for:
 each average against plain Adam, the DMD method against Adam, and the DMD method's average
 against Adam's average of the same decay (what the jumps add on top of averaging).
+``--methods dmd`` trains the DMD method alone, for a comparison with Adam's curves of
+another file (the same spec and seeds) by ``bench/phases.py --base-from``.
 """
 
 import argparse
@@ -97,6 +99,11 @@ def main(argv=None):
     parser.add_argument("--dataset", default="results/plume/dataset.npz")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--decays", type=float, nargs="+", default=[0.99, 0.998])
+    parser.add_argument(
+        "--methods", nargs="+", choices=["adam", "dmd"], default=["adam", "dmd"],
+        help="the runs to train (default both); compare one with another file's curves "
+        "by bench/phases.py --base-from",
+    )  # fmt: skip
     parser.add_argument("--spec", default="{}", help="train spec (JSON) over the defaults")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--out", default="bench/results/averaging.json")
@@ -121,12 +128,15 @@ def main(argv=None):
     if not Path(args.dataset).exists():
         parser.error(f"--dataset {args.dataset} does not exist (make it with `make run`)")
     spec["device"] = "cpu"  # one torch thread per run, as bench/training.py
-    jobs = [(m, s, spec, args.dataset, args.decays) for m in ("adam", "dmd") for s in args.seeds]
+    methods = list(dict.fromkeys(args.methods))
+    jobs = [(m, s, spec, args.dataset, args.decays) for m in methods for s in args.seeds]
     curves: dict[str, dict[str, list]] = {}
     for _, seed, by_name in run_jobs(train_with_averages, jobs, workers=args.jobs, desc="runs"):
         for name, records in by_name.items():
             curves.setdefault(name, {})[str(seed)] = records
-    profiles = [analyse({"curves": curves}, b, r) for b, r in comparisons(args.decays)]
+    # The comparisons between the runs trained here (none with one method).
+    pairs = [(b, r) for b, r in comparisons(args.decays) if b in curves and r in curves]
+    profiles = [analyse({"curves": curves}, b, r) for b, r in pairs]
     finals = {
         name: [by_seed[str(s)][-1]["val_loss"] for s in args.seeds]
         for name, by_seed in curves.items()
@@ -136,13 +146,15 @@ def main(argv=None):
         "spec": spec,
         "seeds": args.seeds,
         "decays": args.decays,
+        "methods": methods,
         "machine": machine("cpu"),
         "final_val_loss": finals,
         "profiles": profiles,
         "curves": curves,
     }
     write_result(args.out, result)
-    print(markdown(profiles))
+    if profiles:
+        print(markdown(profiles))
     for name, values in finals.items():
         print(f"{name}: final validation loss " + " / ".join(f"{v:.5f}" for v in values))
     print(f"wrote {args.out}", file=sys.stderr)

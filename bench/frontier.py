@@ -14,7 +14,8 @@ lowest over all of that method's runs of the seed: the FLOPs of the first record
 validation loss of every run of every method. Speed-up = Adam's envelope FLOPs / the DMD
 method's, all overheads counted (surrogate/flops.py). Each run is a separate process with one
 torch thread; two run at a time. ``--merge`` trains nothing and takes the envelopes over the
-runs of several earlier outputs (another learning rate, say: a baseline tuned per length).
+runs of several earlier outputs (another learning rate, say: a baseline tuned per length);
+``--variants '{}'`` trains Adam alone, e.g. longer schedules to merge with them.
 """
 
 import argparse
@@ -208,7 +209,8 @@ def main(argv=None):
         "--variants",
         default='{"dmd": {}}',
         help="JSON: method name -> train.dmd settings over the spec's, one DMD method each; "
-        'a "by_budget" key maps schedule lengths to settings over those',
+        'a "by_budget" key maps schedule lengths to settings over those; {} trains Adam '
+        "alone (for --merge with other files)",
     )
     parser.add_argument(
         "--adam-from",
@@ -258,8 +260,10 @@ def main(argv=None):
     bad = [b for b in args.budgets if b < 1]
     if bad:
         parser.error(f"--budgets must be >= 1 steps, got {bad}")
-    if not isinstance(variants, dict) or "adam" in variants or not variants:
+    if not isinstance(variants, dict) or "adam" in variants:
         parser.error(f"--variants must map names other than 'adam' to settings, got {variants!r}")
+    if not variants and args.adam_from:
+        parser.error("--variants {} trains Adam alone, which --adam-from would reuse: nothing to run")
     # Longest first, so that the slowest runs do not start last.
     budgets = sorted(set(args.budgets), reverse=True)
     # specs[name][budget] = (method, the run's spec)

@@ -87,3 +87,18 @@ def test_an_average_is_charged_and_an_instant_one_is_the_run(result):
 def test_bad_arguments_are_refused(tmp_path, args, message):
     done = run_bench("averaging", *args, "--out", str(tmp_path / "a.json"))
     assert done.returncode == 2 and message in done.stderr
+
+
+def test_one_method_alone_gives_the_same_curves(result):
+    dataset, tmp, both = result
+    out = tmp / "dmd_only.json"
+    done = run_bench(
+        "averaging", "--dataset", str(dataset), "--seeds", "0", "--decays", "1e-9", "0.9",
+        "--jobs", "1", "--methods", "dmd", "--spec", json.dumps(SPEC), "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    alone = json.loads(out.read_text())
+    assert sorted(alone["curves"]) == ["dmd", "dmd_ema0.9", "dmd_ema1e-09"]
+    assert alone["methods"] == ["dmd"] and alone["profiles"] == []
+    for name, by_seed in alone["curves"].items():
+        assert by_seed == both["curves"][name]

@@ -68,7 +68,7 @@ def test_a_method_on_half_the_flops_per_step_is_twice_as_fast_at_every_level(fro
     assert summary["adam_T6"]["flops_speedup"] == {"dmd": {"mean": 2.0, "min": 2.0, "max": 2.0}}
 
 
-def test_bench_writes_a_level_per_run_and_seed(tmp_path):
+def test_bench_writes_a_level_per_run_and_seed(frontier, tmp_path):
     dataset = write_dataset(tmp_path / "dataset.npz")
     spec = {"network": {"kind": "field", "width": 8, "depth": 1}, "eval_every": 5}
     spec |= {"optimizer": {"batch_size": 0}, "dmd": {"stride": 1, "window": 5, "horizon": 20}}
@@ -133,6 +133,29 @@ def test_bench_writes_a_level_per_run_and_seed(tmp_path):
     )
     assert done.returncode == 2
     assert "has no Adam run of 80 steps for seed 1" in done.stderr
+
+    # Adam alone on a longer schedule, merged with the first output: its level joins the
+    # table, and Adam's envelope over all three lengths is what the DMD method is measured
+    # against.
+    longer = tmp_path / "longer.json"
+    args = ["--dataset", str(dataset), "--budgets", "80", "--seeds", "0", "1", "--jobs", "1"]
+    done = run_bench(
+        "frontier", *args, "--variants", "{}", "--spec", json.dumps(spec), "--out", str(longer)
+    )
+    assert done.returncode == 0, done.stderr
+    alone = json.loads(longer.read_text())
+    assert set(alone["curves"]) == {"adam_T80"} and alone["variants"] == {}
+    runs, seeds = frontier.merged_runs([str(out), str(longer)])
+    assert sorted(runs["adam"]) == ["20@frontier", "40@frontier", "80@longer"]
+    assert sorted(runs["dmd"]) == ["20@frontier", "40@frontier"]
+    table = frontier.frontier_table(runs, seeds)
+    for seed in ("0", "1"):
+        row = table["adam_T80@longer"][seed]
+        assert row["target"] == alone["final"]["adam_T80"][seed]["val_loss"]
+        envelope = [c[int(seed)] for c in runs["adam"].values()]
+        assert row["adam"] == frontier.envelope_cost(envelope, row["target"])
+    done = run_bench("frontier", *args, "--variants", "{}", "--adam-from", str(out))
+    assert done.returncode == 2 and "trains Adam alone" in done.stderr
 
 
 def test_adam_runs_stored_before_a_new_setting_are_reused(frontier, tmp_path):
