@@ -263,7 +263,9 @@ def main(argv=None):
     if not isinstance(variants, dict) or "adam" in variants:
         parser.error(f"--variants must map names other than 'adam' to settings, got {variants!r}")
     if not variants and args.adam_from:
-        parser.error("--variants {} trains Adam alone, which --adam-from would reuse: nothing to run")
+        parser.error(
+            "--variants {} trains Adam alone, which --adam-from would reuse: nothing to run"
+        )
     # Longest first, so that the slowest runs do not start last.
     budgets = sorted(set(args.budgets), reverse=True)
     # specs[name][budget] = (method, the run's spec)

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import run_store
 import torch
 
 from surrogate.accelerator import EVENT_KINDS, MOMENT_POLICIES
@@ -88,13 +89,26 @@ LR_SWEEP = (0.001, 0.003, 0.01, 0.03, 0.1)
 SCHEDULES = ("constant", "cosine")
 
 
-def _run(job: tuple) -> tuple[str, int, list[dict]]:
+def _run(job: tuple) -> tuple[str, int, list[dict], float]:
+    """One training run of a benchmark: (name, seed, records, test relative L2). Kept under
+    bench/run_store.py's directory: a finished run is read back, not trained again, and an
+    interrupted one resumes from its last checkpoint."""
     name, method, seed, spec, dataset = job
-    with tempfile.TemporaryDirectory() as tmp:
-        history = run_training(dataset, method, seed, spec, tmp, progress=False)
     keep = ("step", "flops", "wall_s", "train_loss", "val_loss", "event")
-    records = [{k: r[k] for k in keep} for r in history["records"]]
-    return name, seed, records, history["test_rel_l2"]
+    base = run_store.runs_dir()
+    if base is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            history = run_training(dataset, method, seed, spec, tmp, progress=False)
+        records = [{k: r[k] for k in keep} for r in history["records"]]
+        return name, seed, records, history["test_rel_l2"]
+    run = base / run_store.run_key(method, seed, spec, dataset)
+    done = run_store.load_done(run)
+    if done is None:
+        history = run_training(dataset, method, seed, spec, run, progress=False)
+        records = [{k: r[k] for k in keep} for r in history["records"]]
+        done = {"records": records, "test_rel_l2": history["test_rel_l2"]}
+        run_store.save_done(run, done)
+    return name, seed, done["records"], done["test_rel_l2"]
 
 
 SIGNIFICANT_DIGITS = 7

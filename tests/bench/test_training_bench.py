@@ -30,11 +30,16 @@ def load_bench(path: Path = BENCH):
     return module
 
 
+def bench_env() -> dict[str, str]:
+    """The environment a bench runs in here: the repository importable, and no runs kept in
+    bench/.runs (DMD_BENCH_RUNS empty; tests/bench/test_run_store.py tests the keeping)."""
+    return os.environ | {"PYTHONPATH": str(ROOT), "DMD_BENCH_RUNS": ""}
+
+
 def run_bench(name: str, *args: str) -> subprocess.CompletedProcess:
     """bench/<name>.py in its own process, as users run it; its output captured as text."""
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=ROOT, env=bench_env(), capture_output=True, text=True)
 
 
 def test_targets_and_costs_follow_the_baseline_curve():
@@ -81,7 +86,7 @@ def test_bench_writes_speedups_of_every_method(tmp_path):
     }
     argv = ["--dataset", str(dataset), "--steps", "30", "--seeds", "0", "1", "--jobs", "1"]
     # Its own process, as users run it (the bench forks its worker pool).
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = bench_env()
     cmd = [sys.executable, str(BENCH), *argv, "--spec", json.dumps(spec), "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
     result = json.loads(out.read_text())
@@ -110,7 +115,7 @@ def run_ablation(tmp_path: Path, steps: int, *args: str) -> dict:
     dataset = write_dataset(tmp_path / "dataset.npz")
     out = tmp_path / "ablation.json"
     argv = ["--dataset", str(dataset), "--steps", str(steps), "--seeds", "0", "--jobs", "1"]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = bench_env()
     cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv, *args, "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
     return json.loads(out.read_text())
@@ -180,7 +185,7 @@ def test_ablation_bench_on_another_optimizer(tmp_path, optimizer):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where no GPU is")
 def test_bench_on_cuda_without_a_gpu_says_so(tmp_path):
     cmd = [sys.executable, str(BENCH), "--device", "cuda", "--out", str(tmp_path / "t.json")]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = bench_env()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 2
     assert "--device cuda: torch sees no CUDA device here" in done.stderr

@@ -1,0 +1,82 @@
+"""Where the benchmarks keep their training runs, so that an interrupted benchmark loses at most
+the steps since each unfinished run's last checkpoint.
+
+A run is kept in ``bench/.runs/<key>/`` (ignored by git), the key a digest of everything that
+decides its records: the method, the seed, the resolved train spec, the dataset (path, size and
+modification time), the source of the ``surrogate`` package and the machine's host name (the
+records hold wall-clock seconds, which are that machine's). While it trains, the directory
+holds `surrogate.train`'s checkpoint (every ``train.checkpoint_every`` steps), from which the
+run resumes identically when the benchmark is started again; once it has finished, it holds
+``done.json.gz`` (its records and test error), which a later benchmark reads instead of
+training. Change the code, the spec or the dataset and the key changes: nothing stale is
+read. ``DMD_BENCH_RUNS=<dir>`` keeps the runs elsewhere, ``DMD_BENCH_RUNS=`` (empty) keeps
+none (every run in a temporary directory, as the tests do); delete the directory to free its
+space.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = "DMD_BENCH_RUNS"
+DONE = "done.json.gz"
+
+
+def runs_dir() -> Path | None:
+    """The directory runs are kept in (``$DMD_BENCH_RUNS``, default ``bench/.runs``), or None
+    when the variable is set but empty."""
+    value = os.environ.get(ENV)
+    if value is None:
+        return ROOT / "bench" / ".runs"
+    return Path(value) if value else None
+
+
+def source_digest() -> str:
+    """A digest of the ``surrogate`` package's Python source (paths and contents)."""
+    digest = hashlib.sha256()
+    package = ROOT / "surrogate"
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_key(method: str, seed: int, spec: dict, dataset: str | Path) -> str:
+    """The name of a run's directory: a digest of what decides its records."""
+    path = Path(dataset).resolve()
+    stat = path.stat()
+    identity = {
+        "method": method,
+        "seed": seed,
+        "spec": spec,
+        "dataset": [str(path), stat.st_size, stat.st_mtime_ns],
+        "source": source_digest(),
+        "host": platform.node(),
+    }
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def load_done(run: Path) -> dict | None:
+    """A finished run's ``{"records", "test_rel_l2"}``, or None if it has not finished."""
+    done = run / DONE
+    if not done.exists():
+        return None
+    with gzip.open(done, "rt") as f:
+        return json.load(f)
+
+
+def save_done(run: Path, result: dict) -> None:
+    """Write a finished run's result (atomically) and remove the run's other files."""
+    tmp = run / (DONE + ".tmp")
+    with gzip.open(tmp, "wt") as f:
+        json.dump(result, f, separators=(",", ":"))
+    tmp.replace(run / DONE)
+    for entry in run.iterdir():
+        if entry.name != DONE:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
