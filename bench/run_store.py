@@ -1,6 +1,10 @@
 """Where the benchmarks keep their training runs, so that an interrupted benchmark loses at most
 the steps since each unfinished run's last checkpoint.
 
+The runs of bench/training.py, frontier.py, ablation.py and koopman_method.py (through
+``training._run``) are kept; averaging.py, networks.py, jump_worth.py and predictability.py
+train in their own loops and keep nothing.
+
 A run is kept in ``bench/.runs/<key>/`` (ignored by git), the key a digest of everything that
 decides its records: the method, the seed, the resolved train spec, the dataset (path, size and
 modification time), the source of the ``surrogate`` package and the machine's host name (the
