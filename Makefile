@@ -84,6 +84,13 @@ bench: $(STAMP)
 			--base adam_T$$t --base-from bench/results/frontier_b1024_lr2e-2.json \
 			--out bench/results/averaging_constant$${r}_$${m}_vs_T$${t}_phases.json || exit 1; \
 	done; done; done
+	f=bench/results/averaging_constant1e-3_T52000_ref13000; b=bench/results/averaging_constant1e-3_T52000.json; \
+	$(PY) bench/averaging.py --methods dmd --decays 0.998 --out $$f.json --spec \
+		'{"optimizer": {"lr": 0.001, "schedule": "constant"}, "steps": 52000, "dmd": {"reference_steps": 13000}}' && \
+	$(PY) bench/phases.py $$f.json --base-from $$b --out $${f}_plain_phases.json && \
+	$(PY) bench/phases.py $$f.json --base adam_ema0.998 --method dmd_ema0.998 --base-from $$b --out $${f}_phases.json && \
+	$(PY) bench/phases.py $$f.json --method dmd_ema0.998 --base-from bench/results/averaging.json \
+		--out $${f}_vs_cosine_phases.json
 	for t in 26000 13000; do \
 		f=bench/results/averaging_hold0.8_3e-3; [ $$t = 26000 ] || f=$${f}_T$$t; \
 		$(PY) bench/averaging.py --decays 0.998 --out $$f.json --spec \
