@@ -44,6 +44,8 @@ FIELD_SPEC := {"network": {"kind": "field", "width": 128, "depth": 2}, "optimize
 # limited climb and restarts (fresh windows of 10, checks on 16384 pairs; FRESH_WINDOWS), and
 # AT_ONCE the accelerator before spread jumps (apply: at_once, windows of 15).
 OLD := --base batch4096
+# The rest of a 1024-point cosine spec after its rate, as the batch-size benchmarks ran it.
+B1024_SPEC := "batch_size": 1024, "schedule": "cosine"}, "eval_every": 100, "check_points": 8192, "dmd": {"patience": null}}
 FRESH := --base fresh_windows
 AT_ONCE := --base fresh_windows --spec '{"dmd": {"apply": "at_once", "window": 15}}'
 # (reference_steps 0: these were measured before stride and horizon grew with longer runs.)
@@ -91,6 +93,16 @@ bench: $(STAMP)
 	$(PY) bench/phases.py $$f.json --base adam_ema0.998 --method dmd_ema0.998 --base-from $$b --out $${f}_phases.json && \
 	$(PY) bench/phases.py $$f.json --method dmd_ema0.998 --base-from bench/results/averaging.json \
 		--out $${f}_vs_cosine_phases.json
+	for lr in 0.02:2e-2 0.01:1e-2; do \
+		$(PY) bench/frontier.py --budgets 52000 --variants '{}' --out bench/results/frontier_b1024_lr$${lr#*:}_T52000_adam.json \
+			--spec '{"optimizer": {"lr": '"$${lr%%:*}"', $(B1024_SPEC)' || exit 1; \
+	done
+	$(PY) bench/frontier.py --budgets 52000 --variants '{"dmd": {"patience": 5}}' \
+		--adam-from bench/results/frontier_b1024_lr1e-2_T52000_adam.json --spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
+		--out bench/results/frontier_b1024_lr1e-2_T52000_patience5.json
+	$(PY) bench/frontier.py --merge bench/results/frontier_b1024_lr2e-2_patience5.json \
+		bench/results/frontier_b1024_lr1e-2_patience5.json bench/results/frontier_b1024_lr2e-2_T52000_adam.json \
+		bench/results/frontier_b1024_lr1e-2_T52000_patience5.json --out bench/results/frontier_b1024_T52000_merged.json
 	for t in 26000 13000; do \
 		f=bench/results/averaging_hold0.8_3e-3; [ $$t = 26000 ] || f=$${f}_T$$t; \
 		$(PY) bench/averaging.py --decays 0.998 --out $$f.json --spec \
