@@ -57,6 +57,12 @@ bench: $(STAMP)
 	$(PY) bench/training.py --moments
 	$(PY) bench/koopman_method.py --spec '{"check_points": 8192}'
 	$(PY) bench/phases.py bench/results/training.json
+	for lr in 0.02:2e-2 0.01:1e-2; do \
+		f=bench/results/frontier_b1024_lr$${lr#*:}; spec='{"optimizer": {"lr": '"$${lr%%:*}"', $(B1024_SPEC)'; \
+		$(PY) bench/frontier.py --budgets 6500 13000 26000 --spec "$$spec" --out $$f.json && \
+		$(PY) bench/frontier.py --budgets 6500 13000 26000 --spec "$$spec" --variants '{"dmd": {"patience": 5}}' \
+			--adam-from $$f.json --out $${f}_patience5.json || exit 1; \
+	done
 	$(PY) bench/averaging.py
 	for m in dmd adam_ema0.99 dmd_ema0.99 dmd_ema0.998; do \
 		$(PY) bench/phases.py bench/results/averaging.json --method $$m \

@@ -16,6 +16,7 @@ out=${2:-bench/results}
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
 python3 -m pytest -q -p no:cacheprovider -rs tests/surrogate -k cuda
 mkdir -p "$out"
+# DMD_BENCH_RUNS empty: every run trained and timed here, none read back (bench/run_store.py).
 # shellcheck disable=SC2086  # SEEDS is a list; STEPS, when set, is one number
-python3 bench/training.py --device cuda --jobs 1 --moments ${STEPS:+--steps $STEPS} \
+DMD_BENCH_RUNS= python3 bench/training.py --device cuda --jobs 1 --moments ${STEPS:+--steps $STEPS} \
     --seeds ${SEEDS:-0 1 2} --dataset "$dataset" --out "$out/training_cuda.json"

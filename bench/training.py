@@ -102,12 +102,13 @@ def _run(job: tuple) -> tuple[str, int, list[dict], float]:
         records = [{k: r[k] for k in keep} for r in history["records"]]
         return name, seed, records, history["test_rel_l2"]
     run = base / run_store.run_key(method, seed, spec, dataset)
-    done = run_store.load_done(run)
-    if done is None:
-        history = run_training(dataset, method, seed, spec, run, progress=False)
-        records = [{k: r[k] for k in keep} for r in history["records"]]
-        done = {"records": records, "test_rel_l2": history["test_rel_l2"]}
-        run_store.save_done(run, done)
+    with run_store.locked(run):
+        done = run_store.load_done(run)
+        if done is None:
+            history = run_training(dataset, method, seed, spec, run, progress=False)
+            records = [{k: r[k] for k in keep} for r in history["records"]]
+            done = {"records": records, "test_rel_l2": history["test_rel_l2"]}
+            run_store.save_done(run, done)
     return name, seed, done["records"], done["test_rel_l2"]
 
 

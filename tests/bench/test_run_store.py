@@ -46,7 +46,7 @@ def test_a_finished_run_is_read_back_not_trained(bench, dataset, tmp_path, monke
     job = ("dmd", "dmd", 1, SPEC, dataset)
     first = bench._run(job)
     run = tmp_path / "runs" / bench.run_store.run_key("dmd", 1, SPEC, dataset)
-    assert [p.name for p in run.iterdir()] == ["done.json.gz"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "done.json.gz"]
     with gzip.open(run / "done.json.gz", "rt") as f:
         assert json.load(f)["records"] == first[2]
 
@@ -83,3 +83,14 @@ def test_what_decides_the_records_decides_the_key(bench, dataset, tmp_path):
     assert key("dmd", 1, SPEC | {"steps": 41}, dataset) != first
     other = write_dataset(tmp_path / "other.npz")
     assert key("dmd", 1, SPEC, other) != first
+
+
+def test_an_unreadable_result_is_trained_again(bench, dataset, tmp_path):
+    job = ("dmd", "dmd", 1, SPEC, dataset)
+    first = bench._run(job)
+    run = tmp_path / "runs" / bench.run_store.run_key("dmd", 1, SPEC, dataset)
+    (run / "done.json.gz").write_bytes(b"\x1f\x8b cut short")
+    assert bench.run_store.load_done(run) is None
+    again = bench._run(job)
+    assert [r["val_loss"] for r in again[2]] == [r["val_loss"] for r in first[2]]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "done.json.gz"]
