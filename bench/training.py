@@ -94,21 +94,24 @@ def _run(job: tuple) -> tuple[str, int, list[dict], float]:
     bench/run_store.py's directory: a finished run is read back, not trained again, and an
     interrupted one resumes from its last checkpoint."""
     name, method, seed, spec, dataset = job
-    keep = ("step", "flops", "wall_s", "train_loss", "val_loss", "event")
+
+    def train(out_dir) -> dict:
+        history = run_training(dataset, method, seed, spec, out_dir, progress=False)
+        keep = ("step", "flops", "wall_s", "train_loss", "val_loss", "event")
+        records = [{k: r[k] for k in keep} for r in history["records"]]
+        return {"records": records, "test_rel_l2": history["test_rel_l2"]}
+
     base = run_store.runs_dir()
     if base is None:
         with tempfile.TemporaryDirectory() as tmp:
-            history = run_training(dataset, method, seed, spec, tmp, progress=False)
-        records = [{k: r[k] for k in keep} for r in history["records"]]
-        return name, seed, records, history["test_rel_l2"]
-    run = base / run_store.run_key(method, seed, spec, dataset)
-    with run_store.locked(run):
-        done = run_store.load_done(run)
-        if done is None:
-            history = run_training(dataset, method, seed, spec, run, progress=False)
-            records = [{k: r[k] for k in keep} for r in history["records"]]
-            done = {"records": records, "test_rel_l2": history["test_rel_l2"]}
-            run_store.save_done(run, done)
+            done = train(tmp)
+    else:
+        run = base / run_store.run_key(method, seed, spec, dataset)
+        with run_store.locked(run):
+            done = run_store.load_done(run)
+            if done is None:
+                done = train(run)
+                run_store.save_done(run, done)
     return name, seed, done["records"], done["test_rel_l2"]
 
 
