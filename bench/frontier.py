@@ -31,6 +31,7 @@ from training import (
     given_spec,
     jump_counts,
     machine,
+    read_result,
     spread,
     thin,
     write_result,
@@ -94,7 +95,7 @@ def reused_adam(
 ) -> tuple[dict, dict]:
     """Adam's curves and finals (as ``main`` builds them) from an earlier output of this
     bench. ValueError naming the spec key that differs, or a budget or seed it lacks."""
-    earlier = json.loads(Path(path).read_text())
+    earlier = read_result(path)
     if earlier["dataset"] != dataset:
         raise ValueError(f"{path} was run on {earlier['dataset']}, not {dataset}")
     theirs = {k: v for k, v in with_defaults(earlier["spec"]).items() if k not in NOT_ADAM}
@@ -120,7 +121,7 @@ def merged_runs(paths: list[str]) -> tuple[dict, list[int]]:
     runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
     datasets, seeds = set(), None
     for path in paths:
-        earlier = json.loads(Path(path).read_text())
+        earlier = read_result(path)
         datasets.add(earlier["dataset"])
         if seeds is not None and sorted(earlier["seeds"]) != seeds:
             raise ValueError(f"{path} has seeds {earlier['seeds']}, the files before it {seeds}")

@@ -26,7 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training import cost_to, spread, targets, write_result
+from training import cost_to, read_result, spread, targets, write_result
 
 from surrogate.report.savings import curves_from_history, speedup_profile, summarise_profile
 
@@ -133,7 +133,7 @@ def main(argv=None):
 
     def read(name: str) -> dict:
         try:
-            data = json.loads(Path(name).read_text())
+            data = read_result(name)
         except (OSError, json.JSONDecodeError) as err:
             parser.error(f"{name}: {err}")
         if not isinstance(data, dict) or not isinstance(data.get("curves"), dict):

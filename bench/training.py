@@ -131,13 +131,62 @@ def compact(value):
     return value
 
 
+COLUMNS = "record_columns"
+
+
+def columnar(value):
+    """``value`` with every list of two or more records (mappings with the same keys in the
+    same order, as a run's history has) written as ``{COLUMNS: {key: [values]}}``: the keys
+    once per curve instead of once per record, which halves a curve's text. ``rows`` undoes
+    it."""
+    if isinstance(value, dict):
+        return {k: columnar(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        first = value[0] if value else None
+        if (
+            len(value) >= 2
+            and isinstance(first, dict)
+            and first
+            and all(isinstance(r, dict) and list(r) == list(first) for r in value)
+        ):
+            return {COLUMNS: {k: [columnar(r[k]) for r in value] for k in first}}
+        return [columnar(v) for v in value]
+    return value
+
+
+def rows(value):
+    """The inverse of ``columnar``: each ``{COLUMNS: {key: [values]}}`` back to its records."""
+    if isinstance(value, dict):
+        if list(value) == [COLUMNS] and isinstance(value[COLUMNS], dict):
+            columns = {k: rows(v) for k, v in value[COLUMNS].items()}
+            lengths = {k: len(v) for k, v in columns.items()}
+            if len(set(lengths.values())) != 1:
+                raise ValueError(f"record columns of different lengths: {lengths}")
+            records = zip(*columns.values(), strict=True)
+            return [dict(zip(columns, values, strict=True)) for values in records]
+        return {k: rows(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rows(v) for v in value]
+    return value
+
+
 def write_result(path: str | Path, result: dict) -> None:
-    """Write a benchmark's JSON without indentation and with floats to 7 significant digits:
-    its curves are most of it, and the tracked tree (bench/results included) plus the dataset
-    must fit the 64 MiB that travel to a GPU machine (bench/gpu.sh)."""
+    """Write a benchmark's JSON without indentation, with floats to 7 significant digits and
+    the records of its ``curves`` by column (``columnar``): the curves are most of it, and the
+    tracked tree (bench/results included) plus the dataset must fit the 64 MiB that travel to
+    a GPU machine (bench/gpu.sh). ``read_result`` reads it back."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(compact(result), separators=(",", ":")))
+    result = compact(result)
+    if "curves" in result:
+        result["curves"] = columnar(result["curves"])
+    out.write_text(json.dumps(result, separators=(",", ":")))
+
+
+def read_result(path: str | Path) -> dict:
+    """A benchmark's JSON as ``write_result`` was given it (curves as lists of records);
+    files written before curves were stored by column read as they are."""
+    return rows(json.loads(Path(path).read_text()))
 
 
 def final_val(records: list[dict]) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from surrogate.train import run_training
-from tests.bench.test_training_bench import run_bench
+from tests.bench.test_training_bench import read_result, run_bench
 from tests.surrogate.conftest import write_dataset
 
 SPEC = {
@@ -28,7 +28,7 @@ def result(tmp_path_factory):
         "--jobs", "1", "--spec", json.dumps(SPEC), "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return dataset, tmp, json.loads(out.read_text())
+    return dataset, tmp, read_result(out)
 
 
 def test_runs_repeat_the_workflows_histories(result, tmp_path):
@@ -97,7 +97,7 @@ def test_one_method_alone_gives_the_same_curves(result):
         "--jobs", "1", "--methods", "dmd", "--spec", json.dumps(SPEC), "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    alone = json.loads(out.read_text())
+    alone = read_result(out)
     assert sorted(alone["curves"]) == ["dmd", "dmd_ema0.9", "dmd_ema1e-09"]
     assert alone["methods"] == ["dmd"] and alone["profiles"] == []
     for name, by_seed in alone["curves"].items():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.bench.test_training_bench import ROOT, load_bench, run_bench
+from tests.bench.test_training_bench import ROOT, load_bench, read_result, run_bench
 from tests.surrogate.conftest import write_dataset
 
 
@@ -81,7 +81,7 @@ def test_bench_writes_a_level_per_run_and_seed(frontier, tmp_path):
         "frontier", *args, "--jobs", "1", "--spec", json.dumps(spec), "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
+    result = read_result(out)
     assert result["budgets"] == [40, 20]
     runs = {f"{m}_T{b}" for m in ("adam", "dmd", "dmd_reset") for b in (40, 20)}
     assert set(result["per_seed"]) == set(result["final"]) == runs
@@ -113,7 +113,7 @@ def test_bench_writes_a_level_per_run_and_seed(frontier, tmp_path):
         "frontier", *args, "--spec", json.dumps(spec2), "--adam-from", str(out), "--out", str(again)
     )
     assert done.returncode == 0, done.stderr
-    reused = json.loads(again.read_text())
+    reused = read_result(again)
     assert reused["adam_from"] == str(out)
     assert reused["curves"]["adam_T40"]["1"] == result["curves"]["adam_T40"]["1"]
     assert reused["final"]["adam_T40"]["1"] == result["final"]["adam_T40"]["1"]
@@ -143,7 +143,7 @@ def test_bench_writes_a_level_per_run_and_seed(frontier, tmp_path):
         "frontier", *args, "--variants", "{}", "--spec", json.dumps(spec), "--out", str(longer)
     )
     assert done.returncode == 0, done.stderr
-    alone = json.loads(longer.read_text())
+    alone = read_result(longer)
     assert set(alone["curves"]) == {"adam_T80"} and alone["variants"] == {}
     runs, seeds = frontier.merged_runs([str(out), str(longer)])
     assert sorted(runs["adam"]) == ["20@frontier", "40@frontier", "80@longer"]
@@ -235,7 +235,7 @@ def test_merge_spans_the_runs_of_every_file(frontier, tmp_path, capsys):
     b = output("b", {"adam_T3": curve([1.0, 0.5, 0.45]), "dmd_T3": curve([1.0, 0.3, 0.25], 5.0)})
     out = tmp_path / "merged.json"
     frontier.main(["--merge", a, b, "--out", str(out)])
-    result = json.loads(out.read_text())
+    result = read_result(out)
     speedups = {name: rows["0"]["speedup"]["dmd"] for name, rows in result["per_seed"].items()}
     assert speedups == {"adam_T6@a": 2.0, "dmd_T6@a": 2.0, "adam_T3@b": 3.0, "dmd_T3@b": 4.0}
     assert result["merged"] == [a, b] and "adam_T3@b" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.bench.test_training_bench import run_bench
+from tests.bench.test_training_bench import read_result, run_bench
 from tests.surrogate.conftest import write_dataset
 
 SPEC = {
@@ -27,7 +27,7 @@ def test_bench_counts_each_variants_attempts_against_adam(tmp_path):
         "koopman_method", *args, "--spec", json.dumps(SPEC), "--variants", json.dumps(variants)
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
+    result = read_result(out)
     rows = {name: result["per_seed"][name]["0"] for name in variants}
     assert rows["steps"]["jumps_accepted"] + rows["steps"]["jumps_rejected"] == 12
     assert rows["means"]["jumps_accepted"] + rows["means"]["jumps_rejected"] == 4

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.bench.test_frontier_bench import curve
-from tests.bench.test_training_bench import ROOT, load_bench
+from tests.bench.test_training_bench import ROOT, load_bench, read_result
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_unknown_curve_names_are_refused(phases, tmp_path):
     with pytest.raises(SystemExit):
         phases.main([str(path)])
     with pytest.raises(ValueError, match="no curves named 'adam'; the file has \\['adam_T10'\\]"):
-        phases.analyse(json.loads(path.read_text()), "adam", "dmd")
+        phases.analyse(read_result(path), "adam", "dmd")
 
 
 def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
@@ -72,7 +72,7 @@ def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
         assert row["per_seed"] == {"0": pytest.approx(100 / (7 * 10 / 3))}
         assert row["reached"] == "1/1"
     # Against itself everything is 1.
-    same = phases.analyse(json.loads(base_file.read_text()), "adam", "adam")
+    same = phases.analyse(read_result(base_file), "adam", "adam")
     assert same["targets"]["final"]["mean"] == 1.0
     with pytest.raises(SystemExit):
         phases.main([str(run_file), "--base-from", str(base_file), "--base", "dmd"])

@@ -30,6 +30,11 @@ def load_bench(path: Path = BENCH):
     return module
 
 
+def read_result(path: Path) -> dict:
+    """A bench's JSON as the benches read it back (curves as lists of records)."""
+    return load_bench().read_result(path)
+
+
 def bench_env() -> dict[str, str]:
     """The environment a bench runs in here: the repository importable, and no runs kept in
     bench/.runs (DMD_BENCH_RUNS empty; tests/bench/test_run_store.py tests the keeping)."""
@@ -75,6 +80,42 @@ def test_results_keep_seven_significant_digits(tmp_path):
     assert " " not in text and "\n" not in text
 
 
+def test_curves_are_stored_by_column_and_read_back_as_records(tmp_path):
+    bench = load_bench()
+    records = [
+        {"step": 100, "flops": 5386234900, "val_loss": 0.30132791, "event": None},
+        {"step": 200, "flops": 10772469800, "val_loss": None, "event": "jump_accepted"},
+        {"step": 300, "flops": 16158704700, "val_loss": 0.0379, "event": None},
+    ]
+    odd = [{"step": 1}, {"step": 2, "event": "restart"}]  # keys differ: left as records
+    result = {"summary": [{"a": 1.0}, {"a": 2.0}], "curves": {"adam": {"0": records, "1": odd}}}
+    bench.write_result(tmp_path / "r.json", result)
+    stored = json.loads((tmp_path / "r.json").read_text())
+    assert stored["curves"]["adam"]["0"] == {
+        bench.COLUMNS: {
+            "step": [100, 200, 300],
+            "flops": [5386234900, 10772469800, 16158704700],
+            "val_loss": [0.3013279, None, 0.0379],
+            "event": [None, "jump_accepted", None],
+        }
+    }
+    # Only the curves: the summaries stay records, readable as they are.
+    assert stored["curves"]["adam"]["1"] == odd and stored["summary"] == result["summary"]
+    back = bench.read_result(tmp_path / "r.json")
+    assert back["curves"]["adam"]["0"] == [
+        dict(r, val_loss=None if r["val_loss"] is None else float(f"{r['val_loss']:.7g}"))
+        for r in records
+    ]
+    assert back["curves"]["adam"]["1"] == odd and back["summary"] == result["summary"]
+    # A file written before curves went by column reads as it is.
+    (tmp_path / "old.json").write_text(json.dumps(result))
+    assert bench.read_result(tmp_path / "old.json") == result
+    stored["curves"]["adam"]["0"][bench.COLUMNS]["step"].pop()
+    (tmp_path / "bad.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="different lengths.*'step': 2"):
+        bench.read_result(tmp_path / "bad.json")
+
+
 def test_bench_writes_speedups_of_every_method(tmp_path):
     dataset = write_dataset(tmp_path / "dataset.npz")
     out = tmp_path / "training.json"
@@ -89,7 +130,7 @@ def test_bench_writes_speedups_of_every_method(tmp_path):
     env = bench_env()
     cmd = [sys.executable, str(BENCH), *argv, "--spec", json.dumps(spec), "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
-    result = json.loads(out.read_text())
+    result = read_result(out)
     # The sweep on the first seed: 2 schedules x the 5 rates of LR_SWEEP and the config's rate
     # (the default 2e-2 is not among them).
     rates = {*load_bench().LR_SWEEP, result["spec"]["optimizer"]["lr"]}
@@ -118,7 +159,7 @@ def run_ablation(tmp_path: Path, steps: int, *args: str) -> dict:
     env = bench_env()
     cmd = [sys.executable, str(ROOT / "bench" / "ablation.py"), *argv, *args, "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
-    return json.loads(out.read_text())
+    return read_result(out)
 
 
 def test_base_pins_earlier_defaults_under_the_given_spec(capsys):
