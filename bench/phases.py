@@ -14,7 +14,8 @@ of the mean. It is the profile the workflow's report writes into savings.md for 
 (surrogate/report/savings.py), here for the curves a benchmark stored. It also gives the
 speed-ups at bench/training.py's two targets of the baseline's curve (its final validation
 loss, and QuACK's 1 % target). ``--base-from`` takes the baseline's curves from another file
-(the same seeds), e.g. a constant-rate run against the cosine's Adam:
+(the same dataset: another one is refused; the spec keys that differ are printed and kept
+in the output as ``base_spec_differs``), e.g. a constant-rate run against the cosine's Adam:
 
     .venv/bin/python bench/phases.py bench/results/averaging_constant3e-3.json \
         --base-from bench/results/averaging.json --method dmd_ema0.998
@@ -94,6 +95,18 @@ def analyse(result: dict, base: str, method: str, base_result: dict | None = Non
     }
 
 
+def spec_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """The dotted keys (``optimizer.lr``) whose values differ between two specs."""
+    out = []
+    for key in sorted(a.keys() | b.keys()):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += spec_differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}")
+    return out
+
+
 def markdown(analysis: dict) -> str:
     seeds = list(analysis["per_seed"])
     lines = [
@@ -142,6 +155,11 @@ def main(argv=None):
 
     result = read(args.result)
     base_result = read(args.base_from) if args.base_from else None
+    if base_result is not None and base_result.get("dataset") != result.get("dataset"):
+        parser.error(
+            f"{args.base_from} was run on {base_result.get('dataset')}, "
+            f"{path} on {result.get('dataset')}: their curves do not compare"
+        )
     try:
         analysis = analyse(result, args.base, args.method, base_result)
     except (KeyError, ValueError) as err:
@@ -149,6 +167,16 @@ def main(argv=None):
     analysis["source"] = str(path)
     if args.base_from:
         analysis["base_from"] = args.base_from
+        # Another schedule for the baseline may be the point (a constant rate against the
+        # tuned cosine); the keys that differ are said and kept, not refused.
+        differ = [
+            k
+            for k in spec_differences(base_result.get("spec", {}), result.get("spec", {}))
+            if k != "methods"
+        ]
+        analysis["base_spec_differs"] = differ
+        if differ:
+            print(f"note: the baseline's spec differs from {path}'s in {', '.join(differ)}")
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}_phases.json")
     write_result(out, analysis)
     print(markdown(analysis))

@@ -56,17 +56,23 @@ def test_unknown_curve_names_are_refused(phases, tmp_path):
         phases.analyse(read_result(path), "adam", "dmd")
 
 
-def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
+def test_targets_and_a_baseline_from_another_file(phases, tmp_path, capsys):
     # BASE: final 0.08; QuACK 1 %: 0.08 + 0.01 (1.0 - 0.08) = 0.0892, first reached at
     # step 10. A method at a third of the cost per step that gets to 0.08 at step 7.
     method = curve([1.0, 0.5, 0.3, 0.3, 0.2, 0.1, 0.08, 0.05, 0.05, 0.05], 10 / 3)
     base_file, run_file = tmp_path / "base.json", tmp_path / "run.json"
     # The same name in both files: the baseline comes from --base-from.
-    base_file.write_text(json.dumps({"curves": {"adam": {"0": curve(BASE)}}}))
-    run_file.write_text(json.dumps({"curves": {"adam": {"0": method}}}))
+    spec = {"optimizer": {"lr": 0.02, "schedule": "cosine"}, "methods": ["adam"]}
+    other = {"optimizer": {"lr": 0.001, "schedule": "constant"}, "methods": ["adam", "dmd"]}
+    base = {"dataset": "d.npz", "spec": spec, "curves": {"adam": {"0": curve(BASE)}}}
+    base_file.write_text(json.dumps(base))
+    run = {"dataset": "d.npz", "spec": other, "curves": {"adam": {"0": method}}}
+    run_file.write_text(json.dumps(run))
     phases.main([str(run_file), "--base-from", str(base_file), "--method", "adam"])
     analysis = json.loads((tmp_path / "run_phases.json").read_text())
     assert analysis["base_from"] == str(base_file)
+    # Another schedule is said, not refused; the method list is not a difference.
+    assert analysis["base_spec_differs"] == ["optimizer.lr", "optimizer.schedule"]
     for name in ("final", "quack_1pct"):
         row = analysis["targets"][name]
         assert row["per_seed"] == {"0": pytest.approx(100 / (7 * 10 / 3))}
@@ -76,6 +82,11 @@ def test_targets_and_a_baseline_from_another_file(phases, tmp_path):
     assert same["targets"]["final"]["mean"] == 1.0
     with pytest.raises(SystemExit):
         phases.main([str(run_file), "--base-from", str(base_file), "--base", "dmd"])
+    # Curves of another dataset do not compare.
+    base_file.write_text(json.dumps(base | {"dataset": "other.npz"}))
+    with pytest.raises(SystemExit):
+        phases.main([str(run_file), "--base-from", str(base_file), "--method", "adam"])
+    assert "other.npz" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
