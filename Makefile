@@ -112,6 +112,10 @@ bench: $(STAMP)
 	$(PY) bench/frontier.py --budgets 52000 --variants '{"dmd_ref13000": {"patience": 5, "reference_steps": 13000}}' \
 		--adam-from bench/results/frontier_b1024_lr1e-2_T52000_adam.json --spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
 		--out bench/results/frontier_b1024_lr1e-2_T52000_ref13000.json
+	for f in patience5:dmd ref13000:dmd_ref13000; do \
+		$(PY) bench/phases.py bench/results/frontier_b1024_lr1e-2_T52000_$${f%%:*}.json --base adam_T52000 \
+			--method $${f#*:}_T52000 --out bench/results/frontier_b1024_lr1e-2_T52000_$${f%%:*}_phases.json || exit 1; \
+	done
 	for t in 26000 13000; do \
 		f=bench/results/averaging_hold0.8_3e-3; [ $$t = 26000 ] || f=$${f}_T$$t; \
 		$(PY) bench/averaging.py --decays 0.998 --out $$f.json --spec \
