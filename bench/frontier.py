@@ -23,6 +23,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 from training import (
     _run,
     add_spec_arguments,
@@ -165,6 +166,75 @@ def frontier_table(runs: dict, seeds: list[int]) -> dict:
     return table
 
 
+def envelope_profile(runs: dict, seeds: list[int], n_levels: int = 60) -> dict:
+    """Per seed, on a geometric grid of ``n_levels`` validation losses from the highest final
+    loss of any run to the lowest loss any run reaches: each method's envelope FLOPs there
+    (None where none of its runs gets that low)."""
+    out = {}
+    for seed in seeds:
+        curves = {m: [c[seed] for c in by_budget.values()] for m, by_budget in runs.items()}
+        every = [c for cs in curves.values() for c in cs]
+        top = max(final_val(c) for c in every)
+        bottom = min(r["val_loss"] for c in every for r in c if r["val_loss"] is not None)
+        grid = np.geomspace(top, bottom, n_levels).tolist() if bottom < top else [top]
+        out[str(seed)] = {
+            "level": grid,
+            **{m: [envelope_cost(cs, level) for level in grid] for m, cs in curves.items()},
+        }
+    return out
+
+
+def plot_profile(profile: dict, path: str | Path) -> None:
+    """Two panels: each method's envelope FLOPs against the loss level, per seed, and the
+    FLOP speed-up of every other method over Adam at each level both reach."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    styles = ["-", "--", ":", "-."]
+    for i, (seed, row) in enumerate(profile.items()):
+        style = styles[i % len(styles)]
+        methods = [m for m in row if m != "level"]
+        for j, m in enumerate(methods):
+            pts = [(x, y) for x, y in zip(row["level"], row[m], strict=True) if y is not None]
+            left.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
+        for j, m in enumerate(methods):
+            if m == "adam":
+                continue
+            pts = [
+                (x, a / b)
+                for x, a, b in zip(row["level"], row["adam"], row[m], strict=True)
+                if a is not None and b is not None
+            ]
+            if pts:
+                right.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
+    levels = [x for row in profile.values() for x in row["level"]]
+    ticks = [
+        m * 10.0**e
+        for e in range(-8, 2)
+        for m in (1, 2, 5)
+        if min(levels) <= m * 10.0**e <= max(levels)
+    ]
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled at 1, 2 and 5 instead
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.invert_xaxis()
+        ax.set_xlabel("validation loss level (lower to the right)")
+        ax.grid(True, which="both", alpha=0.3)
+    left.set_yscale("log")
+    left.set_ylabel("FLOPs to reach it (cheapest run of any length)")
+    right.axhline(1.0, color="k", lw=0.8)
+    right.set_ylabel("FLOP speed-up over Adam")
+    left.legend(fontsize=7, ncol=2)
+    right.legend(fontsize=7)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def summarise(table: dict) -> dict:
     out = {}
     for name, by_seed in table.items():
@@ -227,9 +297,17 @@ def main(argv=None):
         "method's envelope over all its runs in them, e.g. at two learning rates); written "
         "only with --out",
     )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="with --merge: each method's envelope FLOPs and the speed-up against the loss "
+        "level, per seed",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", help="default bench/results/frontier.json (none with --merge)")
     args = parser.parse_args(argv)
+    if args.plot and not args.merge:
+        parser.error("--plot draws the envelopes of --merge; give it the files to merge")
     if args.merge:
         try:
             runs, seeds = merged_runs(args.merge)
@@ -237,13 +315,23 @@ def main(argv=None):
             parser.error(f"--merge: {err}")
         table = frontier_table(runs, seeds)
         summary = summarise(table)
+        profile = envelope_profile(runs, seeds)
         print(markdown(summary))
         if args.out:
             write_result(
                 args.out,
-                {"merged": args.merge, "seeds": seeds, "summary": summary, "per_seed": table},
+                {
+                    "merged": args.merge,
+                    "seeds": seeds,
+                    "summary": summary,
+                    "per_seed": table,
+                    "profile": profile,
+                },
             )
             print(f"wrote {args.out}")
+        if args.plot:
+            plot_profile(profile, args.plot)
+            print(f"wrote {args.plot}")
         return
     args.out = args.out or "bench/results/frontier.json"
 

@@ -239,6 +239,18 @@ def test_merge_spans_the_runs_of_every_file(frontier, tmp_path, capsys):
     speedups = {name: rows["0"]["speedup"]["dmd"] for name, rows in result["per_seed"].items()}
     assert speedups == {"adam_T6@a": 2.0, "dmd_T6@a": 2.0, "adam_T3@b": 3.0, "dmd_T3@b": 4.0}
     assert result["merged"] == [a, b] and "adam_T3@b" in capsys.readouterr().out
+    # The profile: from the highest final loss (0.45) to the lowest loss reached (0.2).
+    profile = result["profile"]["0"]
+    assert len(profile["level"]) == 60
+    assert profile["level"][0] == pytest.approx(0.45) and profile["level"][-1] == pytest.approx(0.2)
+    assert (profile["adam"][0], profile["dmd"][0]) == (30, 10)
+    assert (profile["adam"][-1], profile["dmd"][-1]) == (60, 30)
+    png = tmp_path / "merged.png"
+    frontier.main(["--merge", a, b, "--plot", str(png)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        frontier.main(["--plot", str(png)])
+    assert "--plot draws the envelopes of --merge" in capsys.readouterr().err
     other_seeds = output("c", {"adam_T6": curve(six)}, seeds=(0, 1))
     with pytest.raises(SystemExit):
         frontier.main(["--merge", a, other_seeds])
