@@ -15,16 +15,21 @@ validation loss of every run of every method. Speed-up = Adam's envelope FLOPs /
 method's, all overheads counted (surrogate/flops.py). Each run is a separate process with one
 torch thread; two run at a time. ``--merge`` trains nothing and takes the envelopes over the
 runs of several earlier outputs (another learning rate, say: a baseline tuned per length);
-``--variants '{}'`` trains Adam alone, e.g. longer schedules to merge with them.
+``--variants '{}'`` trains Adam alone, e.g. longer schedules to merge with them. With
+``--merge``, ``--plot PNG`` draws each method's envelope and the speed-up against the loss
+level, per seed, on a grid of levels between the runs' final losses (kept as ``profile``):
+
+    .venv/bin/python bench/frontier.py --merge bench/results/frontier_b1024_lr2e-2_patience5.json \
+        bench/results/frontier_b1024_lr1e-2_patience5.json --plot frontier.png
 """
 
 import argparse
-import copy
 import json
 from pathlib import Path
 
 import numpy as np
 from training import (
+    NOT_READ_BY_ADAM,
     _run,
     add_spec_arguments,
     cost_to,
@@ -35,12 +40,13 @@ from training import (
     read_result,
     spread,
     thin,
+    with_defaults,
     write_result,
 )
 
 from surrogate.methods import scaled_windows
 from surrogate.parallel import run_jobs
-from surrogate.spec import DEFAULTS, resolve_spec
+from surrogate.spec import resolve_spec
 
 
 def variant_settings(settings: dict, budgets: list[int]) -> dict[int, dict]:
@@ -73,22 +79,9 @@ def envelope_cost(curves: list[list[dict]], target: float) -> float | None:
     return min(reached) if reached else None
 
 
-# Spec keys plain Adam's runs here do not read: an earlier output that differs only in these
-# has the same Adam curves (the check pairs are drawn from a generator of their own, and every
-# run's steps are its budget).
-NOT_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples", "steps")
-
-
-def with_defaults(spec: dict) -> dict:
-    """``spec`` with the keys added to the defaults since it was stored (``optimizer.hold``,
-    say) filled in, sections merged one level deep; its other values kept as they are."""
-    out = copy.deepcopy(DEFAULTS)
-    for key, value in spec.items():
-        if isinstance(out.get(key), dict) and isinstance(value, dict):
-            out[key] = out[key] | value
-        else:
-            out[key] = value
-    return out
+# Spec keys plain Adam's runs here do not read, and every run's steps are its budget: an
+# earlier output that differs only in these has the same Adam curves.
+NOT_ADAM = (*NOT_READ_BY_ADAM, "steps")
 
 
 def reused_adam(
@@ -168,8 +161,8 @@ def frontier_table(runs: dict, seeds: list[int]) -> dict:
 
 def envelope_profile(runs: dict, seeds: list[int], n_levels: int = 60) -> dict:
     """Per seed, on a geometric grid of ``n_levels`` validation losses from the highest final
-    loss of any run to the lowest loss any run reaches: each method's envelope FLOPs there
-    (None where none of its runs gets that low)."""
+    loss of any run to the lowest loss any run reaches (one level if those are equal): each
+    method's envelope FLOPs there (None where none of its runs gets that low)."""
     out = {}
     for seed in seeds:
         curves = {m: [c[seed] for c in by_budget.values()] for m, by_budget in runs.items()}
@@ -207,7 +200,7 @@ def plot_profile(profile: dict, path: str | Path) -> None:
             pts = [
                 (x, a / b)
                 for x, a, b in zip(row["level"], row["adam"], row[m], strict=True)
-                if a is not None and b is not None
+                if a and b
             ]
             if pts:
                 right.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
@@ -220,8 +213,9 @@ def plot_profile(profile: dict, path: str | Path) -> None:
     ]
     for ax in (left, right):
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled at 1, 2 and 5 instead
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        if len(ticks) >= 2:  # else matplotlib's own labels
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labelled at 1, 2 and 5 instead
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.invert_xaxis()
         ax.set_xlabel("validation loss level (lower to the right)")
         ax.grid(True, which="both", alpha=0.3)
@@ -229,8 +223,10 @@ def plot_profile(profile: dict, path: str | Path) -> None:
     left.set_ylabel("FLOPs to reach it (cheapest run of any length)")
     right.axhline(1.0, color="k", lw=0.8)
     right.set_ylabel("FLOP speed-up over Adam")
+    left.yaxis.set_minor_formatter(NullFormatter())
     left.legend(fontsize=7, ncol=2)
-    right.legend(fontsize=7)
+    if right.lines[1:]:  # more than the line at 1: some method besides Adam
+        right.legend(fontsize=7)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -24,10 +24,18 @@ Trains nothing; writes ``--out`` (default: beside the input, ``*_phases.json``).
 """
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-from training import cost_to, read_result, spread, targets, write_result
+from training import (
+    NOT_READ_BY_ADAM,
+    cost_to,
+    read_result,
+    spread,
+    targets,
+    with_defaults,
+    write_result,
+)
 
 from surrogate.report.savings import curves_from_history, speedup_profile, summarise_profile
 
@@ -147,7 +155,7 @@ def main(argv=None):
     def read(name: str) -> dict:
         try:
             data = read_result(name)
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
             parser.error(f"{name}: {err}")
         if not isinstance(data, dict) or not isinstance(data.get("curves"), dict):
             parser.error(f"{name}: not a benchmark result (no 'curves' object)")
@@ -168,15 +176,17 @@ def main(argv=None):
     if args.base_from:
         analysis["base_from"] = args.base_from
         # Another schedule for the baseline may be the point (a constant rate against the
-        # tuned cosine); the keys that differ are said and kept, not refused.
-        differ = [
-            k
-            for k in spec_differences(base_result.get("spec", {}), result.get("spec", {}))
-            if k != "methods"
-        ]
+        # tuned cosine); the keys that differ are said and kept, not refused. Specs stored
+        # before a key existed have its default; an Adam baseline reads no DMD setting.
+        ignored = NOT_READ_BY_ADAM if args.base.startswith("adam") else ("methods",)
+        theirs, ours = (with_defaults(r.get("spec", {})) for r in (base_result, result))
+        differ = [k for k in spec_differences(theirs, ours) if k.split(".")[0] not in ignored]
         analysis["base_spec_differs"] = differ
         if differ:
-            print(f"note: the baseline's spec differs from {path}'s in {', '.join(differ)}")
+            print(
+                f"note: the baseline's spec differs from {path}'s in {', '.join(differ)}",
+                file=sys.stderr,
+            )
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}_phases.json")
     write_result(out, analysis)
     print(markdown(analysis))

@@ -17,6 +17,7 @@ thread; two run at a time.
 """
 
 import argparse
+import copy
 import json
 import math
 import platform
@@ -29,7 +30,7 @@ import torch
 
 from surrogate.accelerator import EVENT_KINDS, MOMENT_POLICIES
 from surrogate.parallel import run_jobs
-from surrogate.spec import resolve_spec
+from surrogate.spec import DEFAULTS, resolve_spec
 from surrogate.train import run_training
 
 
@@ -38,6 +39,23 @@ def merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
         out[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+# Spec keys plain Adam's runs do not read (the check pairs are drawn from a generator of
+# their own).
+NOT_READ_BY_ADAM = ("methods", "dmd", "koopman", "check_points", "check_samples")
+
+
+def with_defaults(spec: dict) -> dict:
+    """``spec`` with the keys added to the defaults since it was stored (``optimizer.hold``,
+    say) filled in, sections merged one level deep; its other values kept as they are."""
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in spec.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = out[key] | value
+        else:
+            out[key] = value
     return out
 
 
@@ -155,10 +173,14 @@ def columnar(value):
 
 
 def rows(value):
-    """The inverse of ``columnar``: each ``{COLUMNS: {key: [values]}}`` back to its records."""
+    """The inverse of ``columnar``: each ``{COLUMNS: {key: [values]}}`` back to its records
+    (so a mapping whose one key is COLUMNS cannot be stored as itself). ValueError for
+    columns that are not lists of one length."""
     if isinstance(value, dict):
         if list(value) == [COLUMNS] and isinstance(value[COLUMNS], dict):
             columns = {k: rows(v) for k, v in value[COLUMNS].items()}
+            if not columns or not all(isinstance(v, list) for v in columns.values()):
+                raise ValueError(f"record columns must be lists, not {value[COLUMNS]!r:.80}")
             lengths = {k: len(v) for k, v in columns.items()}
             if len(set(lengths.values())) != 1:
                 raise ValueError(f"record columns of different lengths: {lengths}")
@@ -184,8 +206,9 @@ def write_result(path: str | Path, result: dict) -> None:
 
 
 def read_result(path: str | Path) -> dict:
-    """A benchmark's JSON as ``write_result`` was given it (curves as lists of records);
-    files written before curves were stored by column read as they are."""
+    """A benchmark's JSON with its curves as lists of records again (what ``write_result``
+    was given, floats rounded, tuples as lists); files written before curves were stored by
+    column read as they are."""
     return rows(json.loads(Path(path).read_text()))
 
 

@@ -239,14 +239,24 @@ def test_merge_spans_the_runs_of_every_file(frontier, tmp_path, capsys):
     speedups = {name: rows["0"]["speedup"]["dmd"] for name, rows in result["per_seed"].items()}
     assert speedups == {"adam_T6@a": 2.0, "dmd_T6@a": 2.0, "adam_T3@b": 3.0, "dmd_T3@b": 4.0}
     assert result["merged"] == [a, b] and "adam_T3@b" in capsys.readouterr().out
-    # The profile: from the highest final loss (0.45) to the lowest loss reached (0.2).
+    # The profile: from the highest final loss (0.45) to the lowest loss reached (0.2), in
+    # equal ratios.
     profile = result["profile"]["0"]
-    assert len(profile["level"]) == 60
-    assert profile["level"][0] == pytest.approx(0.45) and profile["level"][-1] == pytest.approx(0.2)
+    level = profile["level"]
+    assert len(level) == 60 and (level[0], level[-1]) == pytest.approx((0.45, 0.2))
+    ratios = [lo / hi for hi, lo in zip(level, level[1:], strict=False)]
+    assert ratios == pytest.approx([(0.2 / 0.45) ** (1 / 59)] * 59)
     assert (profile["adam"][0], profile["dmd"][0]) == (30, 10)
     assert (profile["adam"][-1], profile["dmd"][-1]) == (60, 30)
+    # A DMD run that goes lower than any of Adam's: the grid reaches down to it, where Adam
+    # has no cost.
+    c = output("c", {"adam_T3": curve([1.0, 0.5, 0.45]), "dmd_T4": curve([1.0, 0.3, 0.2, 0.1])})
     png = tmp_path / "merged.png"
-    frontier.main(["--merge", a, b, "--plot", str(png)])
+    frontier.main(["--merge", a, b, c, "--out", str(out), "--plot", str(png)])
+    profile = read_result(out)["profile"]["0"]
+    assert profile["level"][-1] == pytest.approx(0.1) and profile["dmd"][-1] == 40
+    below = [x for x in profile["level"] if x < 0.2]
+    assert below and profile["adam"][-len(below) :] == [None] * len(below)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit):
         frontier.main(["--plot", str(png)])

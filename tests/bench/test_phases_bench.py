@@ -65,7 +65,7 @@ def test_targets_and_a_baseline_from_another_file(phases, tmp_path, capsys):
     spec = {"optimizer": {"lr": 0.02, "schedule": "cosine"}, "methods": ["adam"]}
     other = {"optimizer": {"lr": 0.001, "schedule": "constant"}, "methods": ["adam", "dmd"]}
     base = {"dataset": "d.npz", "spec": spec, "curves": {"adam": {"0": curve(BASE)}}}
-    base_file.write_text(json.dumps(base))
+    load_bench().write_result(base_file, base)  # the curves by column, as benches write
     run = {"dataset": "d.npz", "spec": other, "curves": {"adam": {"0": method}}}
     run_file.write_text(json.dumps(run))
     phases.main([str(run_file), "--base-from", str(base_file), "--method", "adam"])
