@@ -116,6 +116,21 @@ bench: $(STAMP)
 		$(PY) bench/phases.py bench/results/frontier_b1024_lr1e-2_T52000_$${f%%:*}.json --base adam_T52000 \
 			--method $${f#*:}_T52000 --out bench/results/frontier_b1024_lr1e-2_T52000_$${f%%:*}_phases.json || exit 1; \
 	done
+	for t in 39000 104000; do \
+		$(PY) bench/frontier.py --budgets $$t --variants '{"dmd": {"patience": 5}}' \
+			--spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
+			--out bench/results/frontier_b1024_lr1e-2_T$${t}_patience5.json || exit 1; \
+	done
+	$(PY) bench/frontier.py --budgets 78000 --variants '{}' --spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
+		--out bench/results/frontier_b1024_lr1e-2_T78000_adam.json
+	$(PY) bench/frontier.py --budgets 39000 --variants '{}' --spec '{"optimizer": {"lr": 0.02, $(B1024_SPEC)' \
+		--out bench/results/frontier_b1024_lr2e-2_T39000_adam.json
+	$(PY) bench/frontier.py --merge bench/results/frontier_b1024_lr2e-2_patience5.json \
+		bench/results/frontier_b1024_lr1e-2_patience5.json bench/results/frontier_b1024_lr2e-2_T52000_adam.json \
+		bench/results/frontier_b1024_lr1e-2_T52000_patience5.json bench/results/frontier_b1024_lr1e-2_T104000_patience5.json \
+		bench/results/frontier_b1024_lr1e-2_T39000_patience5.json bench/results/frontier_b1024_lr1e-2_T78000_adam.json \
+		bench/results/frontier_b1024_lr2e-2_T39000_adam.json \
+		--out bench/results/frontier_b1024_T104000_merged.json --plot docs/images/frontier_b1024.png
 	for t in 26000 13000; do \
 		f=bench/results/averaging_hold0.8_3e-3; [ $$t = 26000 ] || f=$${f}_T$$t; \
 		$(PY) bench/averaging.py --decays 0.998 --out $$f.json --spec \

@@ -204,26 +204,34 @@ def plot_profile(profile: dict, path: str | Path) -> None:
             ]
             if pts:
                 right.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
+
+    def label_125(axis, values, fmt):
+        """Label a log axis at 1, 2 and 5 times the powers of ten in the values' range (the
+        default labels of a range under a decade are one or none, or overlap); matplotlib's
+        own where fewer than two fall in it."""
+        ticks = [
+            m * 10.0**e
+            for e in range(-12, 16)
+            for m in (1, 2, 5)
+            if min(values) <= m * 10.0**e <= max(values)
+        ]
+        if len(ticks) >= 2:
+            axis.set_minor_formatter(NullFormatter())
+            axis.set_ticks(ticks, [fmt(t) for t in ticks])
+
     levels = [x for row in profile.values() for x in row["level"]]
-    ticks = [
-        m * 10.0**e
-        for e in range(-8, 2)
-        for m in (1, 2, 5)
-        if min(levels) <= m * 10.0**e <= max(levels)
-    ]
     for ax in (left, right):
         ax.set_xscale("log")
-        if len(ticks) >= 2:  # else matplotlib's own labels
-            ax.xaxis.set_minor_formatter(NullFormatter())  # labelled at 1, 2 and 5 instead
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        label_125(ax.xaxis, levels, lambda t: f"{t:g}")
         ax.invert_xaxis()
         ax.set_xlabel("validation loss level (lower to the right)")
         ax.grid(True, which="both", alpha=0.3)
     left.set_yscale("log")
+    flops = [y for row in profile.values() for m, ys in row.items() if m != "level" for y in ys]
+    label_125(left.yaxis, [y for y in flops if y], lambda t: f"{t:.0e}".replace("e+", "e"))
     left.set_ylabel("FLOPs to reach it (cheapest run of any length)")
     right.axhline(1.0, color="k", lw=0.8)
     right.set_ylabel("FLOP speed-up over Adam")
-    left.yaxis.set_minor_formatter(NullFormatter())
     left.legend(fontsize=7, ncol=2)
     if right.lines[1:]:  # more than the line at 1: some method besides Adam
         right.legend(fontsize=7)
