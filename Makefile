@@ -123,12 +123,15 @@ bench: $(STAMP)
 	done
 	$(PY) bench/frontier.py --budgets 78000 --variants '{}' --spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
 		--out bench/results/frontier_b1024_lr1e-2_T78000_adam.json
+	$(PY) bench/frontier.py --budgets 78000 --variants '{"dmd": {"patience": 5}}' \
+		--adam-from bench/results/frontier_b1024_lr1e-2_T78000_adam.json --spec '{"optimizer": {"lr": 0.01, $(B1024_SPEC)' \
+		--out bench/results/frontier_b1024_lr1e-2_T78000_patience5.json
 	$(PY) bench/frontier.py --budgets 39000 --variants '{}' --spec '{"optimizer": {"lr": 0.02, $(B1024_SPEC)' \
 		--out bench/results/frontier_b1024_lr2e-2_T39000_adam.json
 	$(PY) bench/frontier.py --merge bench/results/frontier_b1024_lr2e-2_patience5.json \
 		bench/results/frontier_b1024_lr1e-2_patience5.json bench/results/frontier_b1024_lr2e-2_T52000_adam.json \
 		bench/results/frontier_b1024_lr1e-2_T52000_patience5.json bench/results/frontier_b1024_lr1e-2_T104000_patience5.json \
-		bench/results/frontier_b1024_lr1e-2_T39000_patience5.json bench/results/frontier_b1024_lr1e-2_T78000_adam.json \
+		bench/results/frontier_b1024_lr1e-2_T39000_patience5.json bench/results/frontier_b1024_lr1e-2_T78000_patience5.json \
 		bench/results/frontier_b1024_lr2e-2_T39000_adam.json \
 		--out bench/results/frontier_b1024_T104000_merged.json --plot docs/images/frontier_b1024.png
 	for t in 26000 13000; do \
