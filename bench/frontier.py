@@ -192,18 +192,16 @@ def plot_profile(profile: dict, path: str | Path) -> None:
         style = styles[i % len(styles)]
         methods = [m for m in row if m != "level"]
         for j, m in enumerate(methods):
+            label = f"{m}, seed {seed}"
             pts = [(x, y) for x, y in zip(row["level"], row[m], strict=True) if y is not None]
-            left.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
-        for j, m in enumerate(methods):
-            if m == "adam":
-                continue
-            pts = [
+            left.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=label)
+            ratio = [
                 (x, a / b)
                 for x, a, b in zip(row["level"], row["adam"], row[m], strict=True)
                 if a and b
             ]
-            if pts:
-                right.plot(*zip(*pts, strict=True), style, color=f"C{j}", label=f"{m}, seed {seed}")
+            if m != "adam" and ratio:
+                right.plot(*zip(*ratio, strict=True), style, color=f"C{j}", label=label)
 
     def label_125(axis, values, fmt):
         """Label a log axis at 1, 2 and 5 times the powers of ten in the values' range (the
@@ -227,8 +225,10 @@ def plot_profile(profile: dict, path: str | Path) -> None:
         ax.set_xlabel("validation loss level (lower to the right)")
         ax.grid(True, which="both", alpha=0.3)
     left.set_yscale("log")
-    flops = [y for row in profile.values() for m, ys in row.items() if m != "level" for y in ys]
-    label_125(left.yaxis, [y for y in flops if y], lambda t: f"{t:.0e}".replace("e+", "e"))
+    flops = [
+        y for row in profile.values() for m, ys in row.items() if m != "level" for y in ys if y
+    ]
+    label_125(left.yaxis, flops, lambda t: f"{t:.0e}".replace("e+", "e"))
     left.set_ylabel("FLOPs to reach it (cheapest run of any length)")
     right.axhline(1.0, color="k", lw=0.8)
     right.set_ylabel("FLOP speed-up over Adam")
